@@ -1,0 +1,1 @@
+"""EmailProvider adapters."""

@@ -1,0 +1,41 @@
+"""The mock provider: accepts everything; in env dev it writes each message to an outbox."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import deque
+from email.message import EmailMessage
+from pathlib import Path
+
+from adapters.providers.mime import build_message, message_bytes
+from domain.model import Email, Sender
+
+logger = logging.getLogger(__name__)
+
+
+class MockEmailProvider:
+    """Returns a unique id per message.
+
+    With an ``outbox`` folder, each message is written there as a complete ``<id>.eml`` file
+    so a person can open exactly what would have gone out. The last ``keep`` messages stay
+    readable in ``sent`` for tests.
+    """
+
+    name = "mock"
+
+    def __init__(self, sender: Sender, outbox: str | None = None, keep: int = 100) -> None:
+        self._sender = sender
+        self._outbox = Path(outbox) if outbox else None
+        self.sent: deque[tuple[str, EmailMessage]] = deque(maxlen=keep)
+
+    async def send(self, email: Email) -> str:
+        message_id = uuid.uuid4().hex
+        message = build_message(email, self._sender)
+        self.sent.append((message_id, message))
+        if self._outbox is not None:
+            self._outbox.mkdir(parents=True, exist_ok=True)
+            path = self._outbox / f"{message_id}.eml"
+            path.write_bytes(message_bytes(message))
+            logger.info("mock provider wrote %s", path)
+        return message_id

@@ -1,0 +1,1 @@
+"""NotificationSource and NotificationSink adapters."""

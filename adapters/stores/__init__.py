@@ -1,0 +1,1 @@
+"""DeliveryProblemStore and MessageDataStore adapters."""

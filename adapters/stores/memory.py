@@ -1,0 +1,68 @@
+"""In-memory stores: fast fakes for domain tests and the `memory` backend."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from adapters.stores.keys import KeyHasher
+from domain.model import DeliveryProblem
+from ports.clock import Clock
+
+
+class MemoryDeliveryProblemStore:
+    def __init__(self, hasher: KeyHasher, clock: Clock, retention_seconds: int) -> None:
+        self._hasher = hasher
+        self._clock = clock
+        self._retention_ms = retention_seconds * 1000
+        self._problems: dict[str, list[DeliveryProblem]] = {}
+        self.fail_with: Exception | None = None  # set by tests to simulate an outage
+
+    async def fetch(self, address: str) -> Sequence[DeliveryProblem]:
+        if self.fail_with is not None:
+            raise self.fail_with
+        cutoff = self._clock.now_ms() - self._retention_ms
+        problems = self._problems.get(self._hasher.address(address), [])
+        return sorted(
+            (p for p in problems if p.created_at > cutoff),
+            key=lambda p: p.created_at,
+            reverse=True,
+        )
+
+    async def record(self, problem: DeliveryProblem) -> bool:
+        if self.fail_with is not None:
+            raise self.fail_with
+        key = self._hasher.address(problem.address)
+        problems = self._problems.setdefault(key, [])
+        cutoff = self._clock.now_ms() - self._retention_ms
+        problems[:] = [p for p in problems if p.created_at > cutoff]
+        if problem.feedback_id is not None and any(
+            p.feedback_id == problem.feedback_id for p in problems
+        ):
+            return False
+        problems.append(problem)
+        return True
+
+
+class MemoryMessageDataStore:
+    def __init__(self, hasher: KeyHasher, clock: Clock, ttl_seconds: int) -> None:
+        self._hasher = hasher
+        self._clock = clock
+        self._ttl_ms = ttl_seconds * 1000
+        self._data: dict[str, tuple[str, int]] = {}
+        self.fail_with: Exception | None = None
+
+    async def put(self, message_id: str, metadata: str) -> None:
+        if self.fail_with is not None:
+            raise self.fail_with
+        now = self._clock.now_ms()
+        if len(self._data) > 10_000:
+            self._data = {k: v for k, v in self._data.items() if v[1] > now}
+        self._data[self._hasher.message(message_id)] = (metadata, now + self._ttl_ms)
+
+    async def consume(self, message_id: str) -> str | None:
+        if self.fail_with is not None:
+            raise self.fail_with
+        entry = self._data.pop(self._hasher.message(message_id), None)
+        if entry is None or entry[1] <= self._clock.now_ms():
+            return None
+        return entry[0]

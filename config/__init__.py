@@ -1,0 +1,1 @@
+"""How a deployment is put together: settings and the dependency container."""

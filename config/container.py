@@ -1,0 +1,139 @@
+"""The dependency-injector container: settings pick every adapter (providers.Selector)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from dependency_injector import containers, providers
+
+from adapters.clock import SystemClock
+from adapters.providers.mock import MockEmailProvider
+from adapters.stores.keys import KeyHasher
+from adapters.stores.memory import MemoryDeliveryProblemStore, MemoryMessageDataStore
+from adapters.stores.sqlite import (
+    SqliteDatabase,
+    SqliteDeliveryProblemStore,
+    SqliteMessageDataStore,
+)
+from config.settings import Settings
+from domain.model import Sender
+from domain.sending import SendEmail
+from ports.health import Closable, HealthCheck
+from ports.providers import EmailProvider
+
+logger = logging.getLogger(__name__)
+_DAY = 86400
+
+
+def _retention(settings: Settings) -> int:
+    """Own delivery-problem records live as long as the longest configured period."""
+    return max(settings.bouncelimits.to_domain().longest_period_seconds, _DAY)
+
+
+def _sender(settings: Settings) -> Sender:
+    return Sender(settings.sender.address, settings.sender.name)
+
+
+def _mock_outbox(settings: Settings) -> str | None:
+    return settings.mock.outbox if settings.env == "dev" else None
+
+
+def configured_providers(
+    settings: Settings, **factories: Callable[[], EmailProvider]
+) -> Mapping[str, EmailProvider]:
+    """Instantiate only the providers whose settings are present."""
+    present = {
+        "mock": True,
+        "ses": bool(settings.aws.region),
+        "sendgrid": settings.sendgrid.key is not None,
+        "smtp": settings.smtp.host is not None,
+        "socketlabs": settings.socketlabs.key is not None
+        and settings.socketlabs.serverid is not None,
+    }
+    return {name: factory() for name, factory in factories.items() if present.get(name)}
+
+
+class Container(containers.DeclarativeContainer):
+    settings = providers.Dependency(instance_of=Settings)
+
+    clock = providers.Singleton(SystemClock)
+    hasher = providers.Singleton(
+        KeyHasher, hmackey=providers.Callable(lambda s: s.hmackey.get_secret_value(), settings)
+    )
+    limits = providers.Singleton(lambda s: s.bouncelimits.to_domain(), settings)
+    retention = providers.Callable(_retention, settings)
+    ttl = providers.Callable(lambda s: s.messagedata.ttl_seconds, settings)
+    sender = providers.Singleton(_sender, settings)
+
+    sqlite_db = providers.Singleton(
+        SqliteDatabase,
+        path=settings.provided.sqlite.path,
+        busy_timeout_ms=settings.provided.sqlite.busytimeout,
+    )
+
+    delivery_problems = providers.Selector(
+        settings.provided.deliveryproblems.backend,
+        memory=providers.Singleton(MemoryDeliveryProblemStore, hasher, clock, retention),
+        sqlite=providers.Singleton(SqliteDeliveryProblemStore, sqlite_db, hasher, clock, retention),
+    )
+
+    message_data = providers.Selector(
+        settings.provided.messagedata.backend,
+        memory=providers.Singleton(MemoryMessageDataStore, hasher, clock, ttl),
+        sqlite=providers.Singleton(SqliteMessageDataStore, sqlite_db, hasher, clock, ttl),
+    )
+
+    mock_provider = providers.Singleton(
+        MockEmailProvider, sender, outbox=providers.Callable(_mock_outbox, settings)
+    )
+
+    email_providers = providers.Singleton(
+        configured_providers,
+        settings,
+        mock=mock_provider.provider,
+    )
+
+    send_email = providers.Singleton(
+        SendEmail,
+        providers=email_providers,
+        problems=delivery_problems,
+        messages=message_data,
+        limits=limits,
+        clock=clock,
+        default_provider=providers.Callable(lambda s: s.provider.default, settings),
+        force_default=providers.Callable(lambda s: s.provider.forcedefault, settings),
+    )
+
+
+def build_container(settings: Settings) -> Container:
+    container = Container(settings=providers.Object(settings))
+    return container
+
+
+def _in_use(container: Container) -> dict[str, Any]:
+    """The adapters this deployment uses, by the name /__heartbeat__ reports."""
+    used: dict[str, Any] = {
+        "deliveryproblems": container.delivery_problems(),
+        "messagedata": container.message_data(),
+    }
+    for name, provider in container.email_providers().items():
+        used[f"provider.{name}"] = provider
+    return used
+
+
+def health_checks(container: Container) -> list[tuple[str, Callable[[], Awaitable[None]]]]:
+    return [(name, a.ping) for name, a in _in_use(container).items() if isinstance(a, HealthCheck)]
+
+
+async def shutdown(container: Container) -> None:
+    """Close every adapter holding connections; a failure to close is logged, not raised."""
+    seen: set[int] = set()
+    for name, adapter in _in_use(container).items():
+        if isinstance(adapter, Closable) and id(adapter) not in seen:
+            seen.add(id(adapter))
+            try:
+                await adapter.aclose()
+            except Exception:  # noqa: BLE001 - closing must not stop the other closes
+                logger.exception("closing %s failed", name)

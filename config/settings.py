@@ -1,0 +1,310 @@
+"""Settings: layered JSON files and FXA_EMAIL_* variables (CONTRACT section 6)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from domain.addresses import normalise_address
+from domain.errors import InvalidPayload
+from domain.limits import BounceLimits, LimitRule, parse_period
+from domain.model import PROVIDER_NAMES, ProblemType
+
+CONFIG_DIR = Path(__file__).resolve().parent
+DEFAULT_HMACKEY = "YOU MUST CHANGE ME"
+ENV_ALIASES = {"development": "dev", "production": "prod", "staging": "stage"}
+Env = Literal["dev", "test", "stage", "prod"]
+ProviderName = Literal["ses", "sendgrid", "smtp", "socketlabs", "mock"]
+assert set(PROVIDER_NAMES) == set(ProviderName.__args__)  # type: ignore[attr-defined]
+
+
+class ConfigError(Exception):
+    """A configuration value is wrong; the message is one line naming the key."""
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ProviderSettings(Section):
+    default: ProviderName = "mock"
+    forcedefault: bool = False
+
+
+class SenderSettings(Section):
+    address: str = "accounts@example.com"
+    name: str = "Firefox Accounts"
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        try:
+            return normalise_address(value, "address")
+        except InvalidPayload:
+            raise ValueError("not an email address") from None
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if "\r" in value or "\n" in value:
+            raise ValueError("must not contain CR or LF")
+        return value
+
+
+class LimitRuleSettings(Section):
+    period: str
+    limit: int = Field(ge=0)
+
+    @field_validator("period")
+    @classmethod
+    def _period(cls, value: str) -> str:
+        parse_period(value)
+        return value
+
+
+class BounceLimitSettings(Section):
+    enabled: bool = True
+    complaint: list[LimitRuleSettings] = []
+    hard: list[LimitRuleSettings] = []
+    soft: list[LimitRuleSettings] = []
+
+    def to_domain(self) -> BounceLimits:
+        def rules(items: list[LimitRuleSettings]) -> tuple[LimitRule, ...]:
+            return tuple(LimitRule(parse_period(r.period), r.limit) for r in items)
+
+        return BounceLimits(
+            enabled=self.enabled,
+            rules={
+                ProblemType.COMPLAINT: rules(self.complaint),
+                ProblemType.HARD_BOUNCE: rules(self.hard),
+                ProblemType.SOFT_BOUNCE: rules(self.soft),
+            },
+        )
+
+
+class DeliveryProblemSettings(Section):
+    backend: Literal["sqlite", "redis", "authdb", "mysql", "memory"] = "sqlite"
+
+
+class MessageDataSettings(Section):
+    backend: Literal["sqlite", "redis", "memory"] = "sqlite"
+    ttl: str = "30 days"
+
+    @field_validator("ttl")
+    @classmethod
+    def _ttl(cls, value: str) -> str:
+        parse_period(value)
+        return value
+
+    @property
+    def ttl_seconds(self) -> int:
+        return parse_period(self.ttl)
+
+
+class SqliteSettings(Section):
+    path: str = "var/fxa-email.sqlite3"
+    busytimeout: int = Field(default=2000, ge=0)
+
+
+class RedisSettings(Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=6379, ge=1, le=65535)
+    db: int = Field(default=0, ge=0)
+    password: SecretStr | None = None
+    timeout: float = Field(default=2.0, gt=0)
+
+
+class AuthDbSettings(Section):
+    baseuri: str = "http://127.0.0.1:8000/"
+    timeout: float = Field(default=5.0, gt=0)
+
+    @field_validator("baseuri")
+    @classmethod
+    def _baseuri(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("not an http(s) URL")
+        return value if value.endswith("/") else value + "/"
+
+
+class MysqlSettings(Section):
+    url: SecretStr = SecretStr("mysql://root@127.0.0.1:3306/fxa")
+    poolsize: int = Field(default=10, ge=1)
+    timeout: float = Field(default=5.0, gt=0)
+
+
+class AwsKeys(Section):
+    access: SecretStr | None = None
+    secret: SecretStr | None = None
+
+
+class SqsUrls(Section):
+    bounce: str | None = None
+    complaint: str | None = None
+    delivery: str | None = None
+    notification: str | None = None
+
+
+class AwsSettings(Section):
+    region: str = "us-east-1"
+    keys: AwsKeys = AwsKeys()
+    sqsurls: SqsUrls = SqsUrls()
+    timeout: float = Field(default=10.0, gt=0)
+
+
+class SendgridSettings(Section):
+    key: SecretStr | None = None
+    baseuri: str = "https://api.sendgrid.com"
+    timeout: float = Field(default=10.0, gt=0)
+
+
+class SmtpSettings(Section):
+    host: str | None = None
+    port: int = Field(default=25, ge=1, le=65535)
+    user: str | None = None
+    password: SecretStr | None = None
+    security: Literal["none", "starttls", "tls"] = "none"
+    timeout: float = Field(default=10.0, gt=0)
+
+
+class SocketlabsSettings(Section):
+    serverid: int | None = None
+    key: SecretStr | None = None
+    baseuri: str = "https://inject.socketlabs.com/api/v1/email"
+    timeout: float = Field(default=10.0, gt=0)
+
+
+class MockSettings(Section):
+    outbox: str = "var/outbox"
+
+
+class LimitsSettings(Section):
+    maxbody: int = Field(default=1024 * 1024, ge=1)
+    maxrecipients: int = Field(default=50, ge=1)
+
+
+class LogSettings(Section):
+    level: Literal["debug", "info", "warning", "error", "critical"] = "info"
+    format: Literal["mozlog", "pretty"] = "mozlog"
+
+
+class Settings(BaseSettings):
+    """The whole configuration. Build it with ``load_settings()``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="FXA_EMAIL_",
+        env_nested_delimiter="_",
+        case_sensitive=False,
+        extra="forbid",
+        frozen=True,
+    )
+
+    env: Env = "dev"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8001, ge=0, le=65535)
+    provider: ProviderSettings = ProviderSettings()
+    sender: SenderSettings = SenderSettings()
+    hmackey: SecretStr = SecretStr(DEFAULT_HMACKEY)
+    bouncelimits: BounceLimitSettings = BounceLimitSettings()
+    deliveryproblems: DeliveryProblemSettings = DeliveryProblemSettings()
+    messagedata: MessageDataSettings = MessageDataSettings()
+    sqlite: SqliteSettings = SqliteSettings()
+    redis: RedisSettings = RedisSettings()
+    authdb: AuthDbSettings = AuthDbSettings()
+    mysql: MysqlSettings = MysqlSettings()
+    aws: AwsSettings = AwsSettings()
+    sendgrid: SendgridSettings = SendgridSettings()
+    smtp: SmtpSettings = SmtpSettings()
+    socketlabs: SocketlabsSettings = SocketlabsSettings()
+    mock: MockSettings = MockSettings()
+    limits: LimitsSettings = LimitsSettings()
+    log: LogSettings = LogSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, LayeredJsonSource(settings_cls))
+
+    def check_deployment(self) -> None:
+        if self.env == "prod" and self.hmackey.get_secret_value() == DEFAULT_HMACKEY:
+            raise ConfigError("hmackey: the default key is not allowed in env prod")
+
+    def redacted(self) -> dict[str, Any]:
+        """The effective configuration with every secret replaced by ``[hidden]``."""
+        return _redact(self.model_dump(mode="python"))
+
+
+def selected_env(environ: os._Environ[str] | dict[str, str] | None = None) -> str:
+    environ = os.environ if environ is None else environ
+    raw = environ.get("FXA_EMAIL_ENV") or environ.get("NODE_ENV") or "dev"
+    return ENV_ALIASES.get(raw.lower(), raw.lower())
+
+
+class LayeredJsonSource(PydanticBaseSettingsSource):
+    """default.json, then <env>.json, then config/local.json, deep-merged, later wins."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # unused: __call__ returns the merged whole
+
+    def __call__(self) -> dict[str, Any]:
+        env = selected_env()
+        merged: dict[str, Any] = {}
+        layers = [CONFIG_DIR / "default.json", CONFIG_DIR / f"{env}.json"]
+        layers.append(Path.cwd() / "config" / "local.json")
+        for path in layers:
+            if path.is_file():
+                try:
+                    layer = json.loads(path.read_text("utf-8"))
+                except ValueError as exc:
+                    raise ConfigError(f"{path}: not valid JSON ({exc})") from None
+                _deep_merge(merged, layer)
+        merged["env"] = env
+        return merged
+
+
+def _deep_merge(into: dict[str, Any], layer: dict[str, Any]) -> None:
+    for key, value in layer.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            _deep_merge(into[key], value)
+        else:
+            into[key] = value
+
+
+def _redact(value: Any) -> Any:
+    if isinstance(value, SecretStr):
+        return "[hidden]"
+    if isinstance(value, dict):
+        return {k: _redact(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact(v) for v in value]
+    return value
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the configuration; raise ConfigError with one line naming the bad key."""
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        key = ".".join(str(part) for part in error["loc"]) or "configuration"
+        message = str(error["msg"]).removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            message = "unknown key"
+        raise ConfigError(f"{key}: {message}") from None
+    settings.check_deployment()
+    return settings

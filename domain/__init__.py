@@ -1,0 +1,1 @@
+"""The service's pure core: values, policies and services over ports."""

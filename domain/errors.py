@@ -1,0 +1,117 @@
+"""One base error; each subclass carries the errno and HTTP status of CONTRACT section 3."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ServiceError(Exception):
+    """Base of every error the service reports to a caller.
+
+    ``extra`` holds the additional JSON fields the contract attaches to this errno.
+    """
+
+    errno: int = 100
+    status: int = 500
+
+    def __init__(self, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.extra: dict[str, Any] = extra
+
+
+class InternalError(ServiceError):
+    errno, status = 100, 500
+
+
+class InvalidPayload(ServiceError):
+    errno, status = 101, 400
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        if field is None:
+            super().__init__(message)
+        else:
+            super().__init__(message, field=field)
+        self.field = field
+
+
+class UnknownProvider(ServiceError):
+    errno, status = 103, 400
+
+    def __init__(self, message: str, name: str) -> None:
+        super().__init__(message, name=name)
+        self.name = name
+
+
+class ProviderError(ServiceError):
+    """The provider failed, refused or timed out. Adapters raise this for every SDK error."""
+
+    errno, status = 104, 500
+
+    def __init__(self, message: str, name: str) -> None:
+        super().__init__(message, name=name)
+        self.name = name
+
+
+class LimitViolation(ServiceError):
+    """A recipient breaks a delivery-problem limit (errno 106/107/108)."""
+
+    status = 429
+
+
+class ComplaintLimitViolation(LimitViolation):
+    errno = 106
+
+
+class SoftBounceLimitViolation(LimitViolation):
+    errno = 107
+
+
+class HardBounceLimitViolation(LimitViolation):
+    errno = 108
+
+
+class StoreError(ServiceError):
+    """The service's own store (Redis, SQLite, MySQL) failed."""
+
+    errno, status = 117, 500
+
+
+class AccountsDbError(StoreError):
+    """The accounts database (HTTP API or MySQL) failed."""
+
+    errno, status = 109, 500
+
+
+class QueueError(ServiceError):
+    """An incoming or outgoing notification queue failed (worker only, never an HTTP answer)."""
+
+    errno, status = 100, 500
+
+
+class BodyTooLarge(ServiceError):
+    errno, status = 121, 413
+
+
+class UnsupportedMediaType(ServiceError):
+    errno, status = 122, 415
+
+
+class RouteNotFound(ServiceError):
+    errno, status = 123, 404
+
+
+class MethodNotAllowed(ServiceError):
+    errno, status = 123, 405
+
+
+class Unauthorized(ServiceError):
+    errno, status = 124, 401
+
+
+class RateLimited(ServiceError):
+    errno, status = 125, 429
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message, retryAfter=retry_after)
+        self.retry_after = retry_after

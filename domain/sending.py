@@ -1,0 +1,98 @@
+"""The SendEmail service: resolve provider -> check recipients -> send -> store metadata."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from dataclasses import replace
+
+from domain.errors import ServiceError, UnknownProvider
+from domain.limits import BounceLimits, violation_error
+from domain.model import (
+    PROVIDER_NAMES,
+    DeliveryProblem,
+    Email,
+    SendCommand,
+    SendResult,
+    SkippedRecipient,
+)
+from ports.clock import Clock
+from ports.providers import EmailProvider
+from ports.stores import DeliveryProblemStore, MessageDataStore
+
+logger = logging.getLogger(__name__)
+
+
+class SendEmail:
+    """Send one relier's email, as CONTRACT section 2 orders the work.
+
+    Nothing is sent when anything before the send fails. Once the provider has accepted the
+    email the result is success, even if storing the metadata fails (that is logged): a
+    relier that saw an error would retry and send the email twice.
+    """
+
+    def __init__(
+        self,
+        providers: Mapping[str, EmailProvider],
+        problems: DeliveryProblemStore,
+        messages: MessageDataStore,
+        limits: BounceLimits,
+        clock: Clock,
+        default_provider: str,
+        force_default: bool = False,
+    ) -> None:
+        self._providers = providers
+        self._problems = problems
+        self._messages = messages
+        self._limits = limits
+        self._clock = clock
+        self._default = default_provider
+        self._force_default = force_default
+
+    def provider_for(self, requested: str | None) -> EmailProvider:
+        """The provider to use; UnknownProvider (103) when unknown or not configured."""
+        name = self._default if self._force_default or requested is None else requested
+        if name not in PROVIDER_NAMES:
+            raise UnknownProvider(f"provider: unknown provider {name!r}", name=name)
+        provider = self._providers.get(name)
+        if provider is None:
+            raise UnknownProvider(f"provider: {name!r} is not configured", name=name)
+        return provider
+
+    async def __call__(self, command: SendCommand) -> SendResult:
+        provider = self.provider_for(command.provider)
+        email, skipped = await self._allowed_recipients(command)
+        provider_id = await provider.send(email)
+        if command.metadata is not None:
+            try:
+                await self._messages.put(provider_id, command.metadata)
+            except ServiceError:
+                logger.exception(
+                    "sent %s:%s but could not store its metadata", provider.name, provider_id
+                )
+        return SendResult(provider.name, provider_id, tuple(skipped))
+
+    async def _allowed_recipients(
+        self, command: SendCommand
+    ) -> tuple[Email, list[SkippedRecipient]]:
+        email = command.email
+        recipients = email.recipients
+        histories = await asyncio.gather(*(self._problems.fetch(a) for a in recipients))
+        now = self._clock.now_ms()
+        verdicts: list[DeliveryProblem | None] = [
+            self._limits.violation(history, now) for history in histories
+        ]
+        passing = [a for a, v in zip(recipients, verdicts, strict=True) if v is None]
+        to_violation = verdicts[0]
+        if not passing:
+            assert to_violation is not None
+            raise violation_error(email.to, to_violation)
+        skipped = [
+            SkippedRecipient(a, violation_error(a, v).errno)
+            for a, v in zip(recipients, verdicts, strict=True)
+            if v is not None
+        ]
+        if not skipped:
+            return email, []
+        return replace(email, to=passing[0], cc=tuple(passing[1:])), skipped

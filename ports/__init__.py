@@ -1,0 +1,1 @@
+"""Interfaces the domain depends on; adapters implement them."""

@@ -1,0 +1,49 @@
+"""Store ports: delivery problems per address and metadata per message."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from domain.model import DeliveryProblem
+
+
+class DeliveryProblemStore(Protocol):
+    """Bounce and complaint records, keyed by address (case-insensitive)."""
+
+    async def fetch(self, address: str) -> Sequence[DeliveryProblem]:
+        """The problems recorded for ``address``, newest first.
+
+        Records older than the store's retention may be missing. Raises
+        ``domain.errors.StoreError`` (or its subclass ``AccountsDbError``) when the store
+        cannot answer.
+        """
+        ...
+
+    async def record(self, problem: DeliveryProblem) -> bool:
+        """Record ``problem``; return False when it was already recorded.
+
+        A problem with a ``feedback_id`` is recorded at most once per address and feedback
+        id, so a notification delivered twice counts once. Raises ``StoreError`` on failure,
+        in which case nothing may be assumed recorded.
+        """
+        ...
+
+
+class MessageDataStore(Protocol):
+    """Relier metadata remembered per provider message id until a notification consumes it."""
+
+    async def put(self, message_id: str, metadata: str) -> None:
+        """Remember ``metadata`` for the provider's ``message_id`` for the configured TTL.
+
+        Raises ``StoreError`` on failure.
+        """
+        ...
+
+    async def consume(self, message_id: str) -> str | None:
+        """Return and delete the metadata of ``message_id``; None when absent or expired.
+
+        Atomic: of two concurrent consumers, at most one gets the metadata. Raises
+        ``StoreError`` on failure.
+        """
+        ...
