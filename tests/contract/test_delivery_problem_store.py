@@ -1,0 +1,106 @@
+"""The DeliveryProblemStore contract, held by the fake and every real adapter."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from adapters.stores.keys import KeyHasher
+from domain.model import DeliveryProblem, ProblemSubtype, ProblemType
+from tests.contract.stores import OWN_PROBLEM_STORES, PROBLEM_STORES
+from tests.fakes import FakeClock
+
+YEAR = 365 * 86400
+
+
+@pytest.fixture(params=sorted(PROBLEM_STORES))
+def store_backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+async def store(store_backend: str, clock: FakeClock, tmp_path: Path) -> AsyncIterator[Any]:
+    async with PROBLEM_STORES[store_backend](KeyHasher("test key"), clock, YEAR, tmp_path) as store:
+        yield store
+
+
+def problem(
+    address: str,
+    clock: FakeClock,
+    kind: ProblemType = ProblemType.HARD_BOUNCE,
+    subtype: ProblemSubtype = ProblemSubtype.GENERAL,
+    ago_seconds: int = 0,
+    feedback_id: str | None = None,
+) -> DeliveryProblem:
+    return DeliveryProblem(
+        address, kind, subtype, clock.now_ms() - ago_seconds * 1000, feedback_id
+    )
+
+
+async def test_unknown_address_has_no_problems(store: Any) -> None:
+    assert list(await store.fetch("nobody@example.com")) == []
+
+
+async def test_recorded_problems_come_back_newest_first(store: Any, clock: FakeClock) -> None:
+    older = problem("a@example.com", clock, ProblemType.SOFT_BOUNCE, ProblemSubtype.MAILBOX_FULL, 60)
+    newer = problem("a@example.com", clock, ProblemType.COMPLAINT, ProblemSubtype.ABUSE, 10)
+    assert await store.record(older) is True
+    assert await store.record(newer) is True
+    await store.record(problem("other@example.com", clock))
+
+    fetched = list(await store.fetch("a@example.com"))
+
+    assert [(p.type, p.subtype, p.created_at) for p in fetched] == [
+        (newer.type, newer.subtype, newer.created_at),
+        (older.type, older.subtype, older.created_at),
+    ]
+
+
+async def test_addresses_compare_case_insensitively(store: Any, clock: FakeClock) -> None:
+    await store.record(problem("Mixed.Case@Example.COM", clock))
+
+    fetched = list(await store.fetch("mixed.case@example.com"))
+
+    assert len(fetched) == 1
+    assert fetched[0].type is ProblemType.HARD_BOUNCE
+
+
+async def test_same_feedback_for_same_address_is_recorded_once(
+    store: Any, clock: FakeClock
+) -> None:
+    first = problem("dup@example.com", clock, feedback_id="feedback-1")
+    assert await store.record(first) is True
+    assert await store.record(first) is False
+    assert await store.record(problem("DUP@example.com", clock, feedback_id="feedback-1")) is False
+    assert await store.record(problem("other@example.com", clock, feedback_id="feedback-1"))
+
+    assert len(list(await store.fetch("dup@example.com"))) == 1
+    assert len(list(await store.fetch("other@example.com"))) == 1
+
+
+async def test_problems_without_feedback_id_all_count(store: Any, clock: FakeClock) -> None:
+    await store.record(problem("many@example.com", clock, ago_seconds=2))
+    await store.record(problem("many@example.com", clock, ago_seconds=1))
+
+    assert len(list(await store.fetch("many@example.com"))) == 2
+
+
+async def test_own_store_forgets_records_older_than_retention(
+    store_backend: str, store: Any, clock: FakeClock
+) -> None:
+    if store_backend not in OWN_PROBLEM_STORES:
+        pytest.skip("the accounts database keeps its records itself")  # not a missing service
+    await store.record(problem("old@example.com", clock, ago_seconds=YEAR + 1))
+    await store.record(problem("old@example.com", clock, ago_seconds=YEAR - 60))
+
+    assert len(list(await store.fetch("old@example.com"))) == 1
+    clock.advance(120)
+    assert list(await store.fetch("old@example.com")) == []
