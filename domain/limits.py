@@ -67,9 +67,7 @@ class BounceLimits:
         periods = [rule.period_seconds for rules in self.rules.values() for rule in rules]
         return max(periods, default=0)
 
-    def violation(
-        self, problems: Iterable[DeliveryProblem], now_ms: int
-    ) -> DeliveryProblem | None:
+    def violation(self, problems: Iterable[DeliveryProblem], now_ms: int) -> DeliveryProblem | None:
         """The newest problem among the violated rules, or None when every rule holds.
 
         A rule is violated when more than ``limit`` problems of its type were created within

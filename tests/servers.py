@@ -27,7 +27,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_until_listening(port: int, process: subprocess.Popen[bytes] | None, timeout: float) -> None:
+def wait_until_listening(
+    port: int, process: subprocess.Popen[bytes] | None, timeout: float
+) -> None:
     """Poll a TCP connect (not a sleep for timing): fail loudly if the server never comes up."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

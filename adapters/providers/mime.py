@@ -28,9 +28,7 @@ def build_message(email: Email, sender: Sender, message_id: str | None = None) -
         message[name] = value
     message.set_content(email.text, charset="utf-8", cte="quoted-printable")
     if email.html is not None:
-        message.add_alternative(
-            email.html, subtype="html", charset="utf-8", cte="quoted-printable"
-        )
+        message.add_alternative(email.html, subtype="html", charset="utf-8", cte="quoted-printable")
     return message
 
 

@@ -40,9 +40,7 @@ def problem(
     ago_seconds: int = 0,
     feedback_id: str | None = None,
 ) -> DeliveryProblem:
-    return DeliveryProblem(
-        address, kind, subtype, clock.now_ms() - ago_seconds * 1000, feedback_id
-    )
+    return DeliveryProblem(address, kind, subtype, clock.now_ms() - ago_seconds * 1000, feedback_id)
 
 
 async def test_unknown_address_has_no_problems(store: Any) -> None:
@@ -50,7 +48,9 @@ async def test_unknown_address_has_no_problems(store: Any) -> None:
 
 
 async def test_recorded_problems_come_back_newest_first(store: Any, clock: FakeClock) -> None:
-    older = problem("a@example.com", clock, ProblemType.SOFT_BOUNCE, ProblemSubtype.MAILBOX_FULL, 60)
+    older = problem(
+        "a@example.com", clock, ProblemType.SOFT_BOUNCE, ProblemSubtype.MAILBOX_FULL, 60
+    )
     newer = problem("a@example.com", clock, ProblemType.COMPLAINT, ProblemSubtype.ABUSE, 10)
     assert await store.record(older) is True
     assert await store.record(newer) is True

@@ -1,0 +1,1 @@
+"""The edges: the HTTP app, the notification worker and the command line."""

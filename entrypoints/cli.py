@@ -1,0 +1,70 @@
+"""The `fxa-email-service` command: `serve` (HTTP) and `queues` (notification worker)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from config.settings import ConfigError, Settings, load_settings
+from entrypoints.logs import configure_logging, log_effective_configuration
+
+
+def _settings(overrides: dict[str, object]) -> Settings:
+    """Load the configuration or exit 2 with one line naming the bad key."""
+    try:
+        settings = load_settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ConfigError as error:
+        print(f"fxa-email-service: configuration error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+    configure_logging(settings)
+    log_effective_configuration(settings)
+    return settings
+
+
+def serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from config.container import build_container
+    from entrypoints.http import create_app
+
+    settings = _settings({"host": args.host, "port": args.port})
+    app = create_app(build_container(settings))
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=30,
+    )
+    uvicorn.Server(config).run()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fxa-email-service",
+        description="Email-sending service for trusted reliers. Configuration comes from "
+        "config/*.json and FXA_EMAIL_* environment variables.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    serve_parser = commands.add_parser(
+        "serve", help="run the HTTP service", description="Run the HTTP service (POST /send)."
+    )
+    serve_parser.add_argument("--host", help="address to listen on (default: setting `host`)")
+    serve_parser.add_argument(
+        "--port", type=int, help="port to listen on (default: setting `port`, 8001)"
+    )
+    serve_parser.set_defaults(run=serve)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,169 @@
+"""The Starlette app: `POST /send`, JSON errors for every failure, health endpoints."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from http import HTTPStatus
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+from typing import Any
+
+import anyio
+from dockerflow.checks import Error, run_checks_async
+from dockerflow.version import get_version
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from config.container import Container, health_checks, shutdown
+from domain.errors import (
+    BodyTooLarge,
+    InternalError,
+    MethodNotAllowed,
+    RouteNotFound,
+    ServiceError,
+    UnsupportedMediaType,
+)
+from entrypoints.requests import parse_send_request
+
+logger = logging.getLogger(__name__)
+HEALTH_TIMEOUT_SECONDS = 5.0
+
+
+def error_response(error: ServiceError) -> JSONResponse:
+    body: dict[str, Any] = {
+        "code": error.status,
+        "errno": error.errno,
+        "error": HTTPStatus(error.status).phrase,
+        "message": error.message,
+        **error.extra,
+    }
+    headers = (
+        {"Retry-After": str(error.extra["retryAfter"])} if "retryAfter" in error.extra else None
+    )
+    return JSONResponse(body, status_code=error.status, headers=headers)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused (413) as soon as it exceeds ``limit`` bytes."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge(f"body: larger than {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge(f"body: larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _is_json(request: Request) -> bool:
+    content_type = request.headers.get("content-type", "")
+    return content_type.split(";", 1)[0].strip().lower() == "application/json"
+
+
+def create_app(container: Container) -> Starlette:
+    settings = container.settings()
+    send_email = container.send_email()
+    max_body = settings.limits.maxbody
+    max_recipients = settings.limits.maxrecipients
+
+    async def send(request: Request) -> Response:
+        try:
+            if not _is_json(request):
+                raise UnsupportedMediaType("content-type: expected application/json")
+            raw = await read_body(request, max_body)
+            command = parse_send_request(raw, max_recipients)
+            result = await send_email(command)
+        except ServiceError as error:
+            if error.status >= 500:
+                logger.error("send failed: errno %s: %s", error.errno, error.message)
+            return error_response(error)
+        except Exception:
+            logger.exception("send failed unexpectedly")
+            return error_response(InternalError("internal error"))
+        body: dict[str, Any] = {"messageId": result.message_id}
+        if result.skipped:
+            body["skipped"] = [{"address": s.address, "errno": s.errno} for s in result.skipped]
+        return JSONResponse(body)
+
+    async def lbheartbeat(request: Request) -> Response:
+        return JSONResponse({})
+
+    async def heartbeat(request: Request) -> Response:
+        results = await run_checks_async(
+            [(name, _as_dockerflow_check(name, ping)) for name, ping in health_checks(container)]
+        )
+        status = "ok" if results.level < Error.level else "error"
+        body = {"status": status, "checks": results.statuses, "details": results.details}
+        return JSONResponse(body, status_code=200 if status == "ok" else 500)
+
+    async def version(request: Request) -> Response:
+        return JSONResponse(_version())
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        if exc.status_code == 405:
+            return error_response(MethodNotAllowed(f"{request.method} is not allowed here"))
+        if exc.status_code == 404:
+            return error_response(RouteNotFound(f"no route {request.url.path}"))
+        return error_response(ServiceError(str(exc.detail)))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        await shutdown(container)
+
+    return Starlette(
+        routes=[
+            Route("/send", send, methods=["POST"]),
+            Route("/__lbheartbeat__", lbheartbeat, methods=["GET", "HEAD"]),
+            Route("/__heartbeat__", heartbeat, methods=["GET", "HEAD"]),
+            Route("/__version__", version, methods=["GET", "HEAD"]),
+        ],
+        exception_handlers={HTTPException: not_found},
+        lifespan=lifespan,
+    )
+
+
+def _as_dockerflow_check(name: str, ping: Any) -> Any:
+    async def check() -> list[Error]:
+        try:
+            with anyio.fail_after(HEALTH_TIMEOUT_SECONDS):
+                await ping()
+        except TimeoutError:
+            return [
+                Error(f"{name} did not answer in {HEALTH_TIMEOUT_SECONDS}s", id=f"{name}.timeout")
+            ]
+        except ServiceError as error:
+            return [Error(error.message, id=f"{name}.failed")]
+        except Exception as error:  # noqa: BLE001 - a health check reports, never raises
+            return [Error(f"{name} failed: {type(error).__name__}", id=f"{name}.failed")]
+        return []
+
+    return check
+
+
+def _version() -> dict[str, str]:
+    for root in (Path.cwd(), Path(__file__).resolve().parent.parent):
+        found = get_version(str(root))
+        if found:
+            return {
+                key: str(found.get(key, "")) for key in ("source", "version", "commit", "build")
+            }
+    try:
+        version = importlib_metadata.version("fxa-email-service")
+    except importlib_metadata.PackageNotFoundError:
+        version = "unknown"
+    return {
+        "source": "fxa-email-service",
+        "version": version,
+        "commit": "unknown",
+        "build": "unknown",
+    }

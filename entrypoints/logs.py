@@ -1,0 +1,33 @@
+"""Logging set-up: mozlog JSON lines (dockerflow's formatter) or a pretty one-line format."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+
+from dockerflow.logging import JsonLogFormatter
+
+from config.settings import Settings
+
+LOGGER_NAME = "fxa-email-service"
+
+
+def configure_logging(settings: Settings) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    if settings.log.format == "mozlog":
+        handler.setFormatter(JsonLogFormatter(logger_name=LOGGER_NAME))
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(settings.log.level.upper())
+    # botocore logs request bodies and headers at debug level: keep it quiet whatever the level.
+    for noisy in ("botocore", "boto3", "urllib3", "s3transfer"):
+        logging.getLogger(noisy).setLevel(max(logging.INFO, root.level))
+
+
+def log_effective_configuration(settings: Settings) -> None:
+    logging.getLogger(LOGGER_NAME).info(
+        "effective configuration: %s", json.dumps(settings.redacted(), sort_keys=True)
+    )
