@@ -1,0 +1,274 @@
+"""`POST /send` over the real app: every error row it can produce, and nothing sent on error."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from dependency_injector import providers
+
+from config.container import Container
+from domain.errors import AccountsDbError, StoreError
+from domain.model import DeliveryProblem, ProblemSubtype, ProblemType
+from tests.fakes import RecordingProvider
+from tests.http_app import client_for, make_container
+
+VALID: dict[str, Any] = {"to": "foo@example.com", "subject": "bar", "body": {"text": "baz"}}
+
+
+class Service:
+    def __init__(self, container: Container, client: httpx.AsyncClient) -> None:
+        self.container = container
+        self.client = client
+        self.provider: RecordingProvider = container.mock_provider()
+        self.problems = container.delivery_problems()
+        self.messages = container.message_data()
+
+    async def post(self, body: Any, **kwargs: Any) -> httpx.Response:
+        if isinstance(body, (dict, list)) or body is None:
+            body = json.dumps(body)
+        headers = kwargs.pop("headers", {"Content-Type": "application/json"})
+        return await self.client.post("/send", content=body, headers=headers, **kwargs)
+
+    def assert_nothing_sent_or_stored(self) -> None:
+        assert self.provider.sent == []
+        assert self.messages._data == {}
+
+
+@pytest.fixture
+async def service() -> AsyncIterator[Service]:
+    container = make_container(limits={"maxbody": 16384, "maxrecipients": 4})
+    container.mock_provider.override(providers.Singleton(RecordingProvider, "mock"))
+    async with client_for(container) as client:
+        yield Service(container, client)
+
+
+def assert_error(response: httpx.Response, status: int, errno: int, **extra: Any) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/json"
+    body = response.json()
+    assert body["code"] == status
+    assert body["errno"] == errno
+    assert body["error"] == httpx.codes.get_reason_phrase(status)
+    assert isinstance(body["message"], str) and body["message"]
+    for key, value in extra.items():
+        assert body[key] == value, (key, body)
+    return dict(body)
+
+
+async def test_valid_request_is_sent_with_metadata(service: Service) -> None:
+    response = await service.post({**VALID, "metadata": "opaque", "unknownField": [1]})
+
+    assert response.status_code == 200
+    message_id = service.provider.sent[0][0]
+    assert response.json() == {"messageId": f"mock:{message_id}"}
+    assert await service.messages.consume(message_id) == "opaque"
+
+
+async def test_nulls_mean_absent(service: Service) -> None:
+    body = {**VALID, "cc": None, "headers": None, "provider": None, "metadata": None}
+    body["body"] = {"text": "t", "html": None}
+
+    response = await service.post(body)
+
+    assert response.status_code == 200
+    assert service.messages._data == {}
+
+
+async def test_everything_reaches_the_provider(service: Service) -> None:
+    body = {
+        **VALID,
+        "to": "user@b\u00fccher.example",
+        "cc": ["a@example.com", "USER@xn--bcher-kva.example", "a@example.com"],
+        "subject": "Gr\u00fc\u00dfe",
+        "body": {"text": "plain", "html": "<b>html</b>"},
+        "headers": {"X-Template": "verify"},
+    }
+
+    assert (await service.post(body)).status_code == 200
+
+    email = service.provider.sent[0][1]
+    assert email.to == "user@xn--bcher-kva.example"
+    assert email.cc == ("a@example.com",)
+    assert (email.subject, email.text, email.html) == ("Gr\u00fc\u00dfe", "plain", "<b>html</b>")
+    assert email.headers == (("X-Template", "verify"),)
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({k: v for k, v in VALID.items() if k != "to"}, "to"),
+        ({**VALID, "to": 5}, "to"),
+        ({**VALID, "to": "not-an-address"}, "to"),
+        ({**VALID, "to": "a@example.com\r\nBcc: x@example.com"}, "to"),
+        ({**VALID, "cc": "a@example.com"}, "cc"),
+        ({**VALID, "cc": ["ok@example.com", "bad"]}, "cc.1"),
+        ({**VALID, "cc": ["a@example.com", "b@example.com", "c@example.com", "d@x.com"]}, "cc"),
+        ({k: v for k, v in VALID.items() if k != "subject"}, "subject"),
+        ({**VALID, "subject": "two\nlines"}, "subject"),
+        ({**VALID, "subject": "cr\rinside"}, "subject"),
+        ({**VALID, "body": {"html": "<p>only html</p>"}}, "body.text"),
+        ({**VALID, "body": "text"}, "body"),
+        ({**VALID, "body": {"text": 1}}, "body.text"),
+        ({**VALID, "headers": ["X-A"]}, "headers"),
+        ({**VALID, "headers": {"X-A": 1}}, "headers.X-A"),
+        ({**VALID, "headers": {"Bcc": "spy@example.com"}}, "headers.Bcc"),
+        ({**VALID, "headers": {"content-type": "text/plain"}}, "headers.content-type"),
+        ({**VALID, "headers": {"X-A": "v\r\nBcc: spy@example.com"}}, "headers.X-A"),
+        ({**VALID, "headers": {"X A": "v"}}, "headers.X A"),
+        ({**VALID, "metadata": {"not": "a string"}}, "metadata"),
+        ({**VALID, "metadata": "x" * 4097}, "metadata"),
+        ({**VALID, "provider": 7}, "provider"),
+    ],
+)
+async def test_invalid_payloads_are_refused(
+    service: Service, body: dict[str, Any], field: str
+) -> None:
+    assert_error(await service.post(body), 400, 101, field=field)
+    service.assert_nothing_sent_or_stored()
+
+
+@pytest.mark.parametrize("raw", [b"{not json", b"[1, 2]", b'"string"', b"", b"\xff\xfe"])
+async def test_malformed_json_is_refused(service: Service, raw: bytes) -> None:
+    assert_error(await service.post(raw), 400, 101)
+    service.assert_nothing_sent_or_stored()
+
+
+async def test_metadata_of_exactly_4_kib_is_accepted(service: Service) -> None:
+    assert (await service.post({**VALID, "metadata": "\u00e9" * 2048})).status_code == 200
+
+
+@pytest.mark.parametrize("name", ["postmark", "sendgrid"])
+async def test_unknown_or_unconfigured_provider(service: Service, name: str) -> None:
+    assert_error(await service.post({**VALID, "provider": name}), 400, 103, name=name)
+    service.assert_nothing_sent_or_stored()
+
+
+async def test_provider_failure_is_104(service: Service) -> None:
+    service.provider.fail = True
+
+    assert_error(await service.post({**VALID, "metadata": "m"}), 500, 104, name="mock")
+    assert service.messages._data == {}
+
+
+@pytest.mark.parametrize(
+    ("kind", "errno", "name"),
+    [
+        (ProblemType.COMPLAINT, 106, "complaint"),
+        (ProblemType.SOFT_BOUNCE, 107, "softBounce"),
+        (ProblemType.HARD_BOUNCE, 108, "hardBounce"),
+    ],
+)
+async def test_recipient_over_a_limit_is_429(
+    service: Service, kind: ProblemType, errno: int, name: str
+) -> None:
+    created = service.container.clock().now_ms() - 1000
+    await service.problems.record(
+        DeliveryProblem("FOO@example.com", kind, ProblemSubtype.MAILBOX_FULL, created)
+    )
+
+    body = assert_error(
+        await service.post({**VALID, "metadata": "m"}),
+        429,
+        errno,
+        address="foo@example.com",
+        time=created,
+        bouncedAt=created,
+    )
+    assert body["problem"] == {"type": name, "subtype": "MailboxFull", "createdAt": created}
+    service.assert_nothing_sent_or_stored()
+
+
+async def test_dropped_recipients_are_listed(service: Service) -> None:
+    created = service.container.clock().now_ms() - 1000
+    await service.problems.record(
+        DeliveryProblem("foo@example.com", ProblemType.HARD_BOUNCE, ProblemSubtype.GENERAL, created)
+    )
+
+    response = await service.post({**VALID, "cc": ["cc@example.com"]})
+
+    assert response.status_code == 200
+    assert response.json()["skipped"] == [{"address": "foo@example.com", "errno": 108}]
+    assert service.provider.sent[0][1].to == "cc@example.com"
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "errno"), [(StoreError, 500, 117), (AccountsDbError, 500, 109)]
+)
+async def test_store_failures(
+    service: Service, error: type[StoreError], status: int, errno: int
+) -> None:
+    service.problems.fail_with = error("store is down")
+
+    body = assert_error(await service.post({**VALID, "metadata": "m"}), status, errno)
+    assert "foo@example.com" not in json.dumps(body)
+    service.assert_nothing_sent_or_stored()
+
+
+async def test_metadata_store_failure_after_send_still_answers_200(service: Service) -> None:
+    service.messages.fail_with = StoreError("store is down")
+
+    response = await service.post({**VALID, "metadata": "m"})
+
+    assert response.status_code == 200
+    assert len(service.provider.sent) == 1
+
+
+async def test_body_over_the_limit_is_413(service: Service) -> None:
+    body = {**VALID, "body": {"text": "x" * 20000}}
+
+    assert_error(await service.post(body), 413, 121)
+    service.assert_nothing_sent_or_stored()
+
+
+async def test_body_over_the_limit_is_refused_while_streaming(service: Service) -> None:
+    sent_chunks = 0
+
+    async def chunks() -> AsyncIterator[bytes]:
+        nonlocal sent_chunks
+        for _ in range(100):
+            sent_chunks += 1
+            yield b" " * 1024
+
+    assert_error(await service.post(chunks()), 413, 121)
+    assert sent_chunks < 30  # refused once past 16 KiB, not after reading 100 KiB
+
+
+@pytest.mark.parametrize(
+    "headers", [{}, {"Content-Type": "text/plain"}, {"Content-Type": "application/jsonx"}]
+)
+async def test_wrong_content_type_is_415(service: Service, headers: dict[str, str]) -> None:
+    assert_error(await service.post(VALID, headers=headers), 415, 122)
+    service.assert_nothing_sent_or_stored()
+
+
+async def test_json_content_type_with_charset_is_accepted(service: Service) -> None:
+    response = await service.post(
+        VALID, headers={"Content-Type": "application/json; charset=utf-8"}
+    )
+    assert response.status_code == 200
+
+
+async def test_unknown_route_is_404(service: Service) -> None:
+    assert_error(await service.client.get("/nowhere"), 404, 123)
+
+
+async def test_wrong_method_is_405(service: Service) -> None:
+    assert_error(await service.client.get("/send"), 405, 123)
+    assert_error(await service.client.put("/send", json=VALID), 405, 123)
+
+
+async def test_unexpected_exception_is_100_without_details(
+    service: Service, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def explode(email: Any) -> str:
+        raise RuntimeError("secret internals")
+
+    service.provider.send = explode  # type: ignore[method-assign]
+
+    body = assert_error(await service.post(VALID), 500, 100)
+    assert "secret internals" not in json.dumps(body)
+    assert "secret internals" in caplog.text
