@@ -7,9 +7,14 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from dependency_injector import containers, providers
+from pydantic import SecretStr
 
 from adapters.clock import SystemClock
 from adapters.providers.mock import MockEmailProvider
+from adapters.providers.sendgrid import SendgridEmailProvider
+from adapters.providers.ses import SesEmailProvider
+from adapters.providers.smtp import SmtpEmailProvider
+from adapters.providers.socketlabs import SocketlabsEmailProvider
 from adapters.stores.keys import KeyHasher
 from adapters.stores.memory import MemoryDeliveryProblemStore, MemoryMessageDataStore
 from adapters.stores.sqlite import (
@@ -38,6 +43,54 @@ def _sender(settings: Settings) -> Sender:
 
 def _mock_outbox(settings: Settings) -> str | None:
     return settings.mock.outbox if settings.env == "dev" else None
+
+
+def _secret(value: SecretStr | None) -> str | None:
+    return None if value is None else value.get_secret_value()
+
+
+def _ses(settings: Settings, sender: Sender) -> SesEmailProvider:
+    aws = settings.aws
+    return SesEmailProvider(
+        sender,
+        region=aws.region,
+        timeout=aws.timeout,
+        access_key=_secret(aws.keys.access),
+        secret_key=_secret(aws.keys.secret),
+        retry_mode=aws.retrymode,
+        max_attempts=aws.maxattempts,
+    )
+
+
+def _sendgrid(settings: Settings, sender: Sender) -> SendgridEmailProvider:
+    sendgrid = settings.sendgrid
+    key = _secret(sendgrid.key)
+    assert key is not None, "built only when configured"
+    return SendgridEmailProvider(sender, key, sendgrid.baseuri, sendgrid.timeout)
+
+
+def _smtp(settings: Settings, sender: Sender) -> SmtpEmailProvider:
+    smtp = settings.smtp
+    assert smtp.host is not None, "built only when configured"
+    return SmtpEmailProvider(
+        sender,
+        host=smtp.host,
+        port=smtp.port,
+        timeout=smtp.timeout,
+        security=smtp.security,
+        user=smtp.user,
+        password=_secret(smtp.password),
+        cafile=smtp.cafile,
+    )
+
+
+def _socketlabs(settings: Settings, sender: Sender) -> SocketlabsEmailProvider:
+    socketlabs = settings.socketlabs
+    key = _secret(socketlabs.key)
+    assert key is not None and socketlabs.serverid is not None, "built only when configured"
+    return SocketlabsEmailProvider(
+        sender, socketlabs.serverid, key, socketlabs.baseuri, socketlabs.timeout
+    )
 
 
 def configured_providers(
@@ -89,10 +142,19 @@ class Container(containers.DeclarativeContainer):
         MockEmailProvider, sender, outbox=providers.Callable(_mock_outbox, settings)
     )
 
+    ses_provider = providers.Singleton(_ses, settings, sender)
+    sendgrid_provider = providers.Singleton(_sendgrid, settings, sender)
+    smtp_provider = providers.Singleton(_smtp, settings, sender)
+    socketlabs_provider = providers.Singleton(_socketlabs, settings, sender)
+
     email_providers = providers.Singleton(
         configured_providers,
         settings,
         mock=mock_provider.provider,
+        ses=ses_provider.provider,
+        sendgrid=sendgrid_provider.provider,
+        smtp=smtp_provider.provider,
+        socketlabs=socketlabs_provider.provider,
     )
 
     send_email = providers.Singleton(

@@ -159,6 +159,9 @@ class AwsSettings(Section):
     keys: AwsKeys = AwsKeys()
     sqsurls: SqsUrls = SqsUrls()
     timeout: float = Field(default=10.0, gt=0)
+    # botocore's own retry modes; attempts include the first try
+    retrymode: Literal["standard", "adaptive"] = "standard"
+    maxattempts: int = Field(default=3, ge=1)
 
 
 class SendgridSettings(Section):
@@ -173,6 +176,7 @@ class SmtpSettings(Section):
     user: str | None = None
     password: SecretStr | None = None
     security: Literal["none", "starttls", "tls"] = "none"
+    cafile: str | None = None  # trust this CA bundle (PEM) instead of the system's
     timeout: float = Field(default=10.0, gt=0)
 
 

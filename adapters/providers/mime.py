@@ -24,11 +24,15 @@ def build_message(email: Email, sender: Sender, message_id: str | None = None) -
     message["Subject"] = email.subject
     message["Date"] = formatdate(usegmt=True)
     message["Message-ID"] = message_id or make_msgid(domain=sender.address.rpartition("@")[2])
-    for name, value in email.headers:
-        message[name] = value
     message.set_content(email.text, charset="utf-8", cte="quoted-printable")
     if email.html is not None:
         message.add_alternative(email.html, subtype="html", charset="utf-8", cte="quoted-printable")
+        for part in message.iter_parts():
+            del part["MIME-Version"]  # belongs to the top level only
+    # After the body: set_content() drops every Content-* header already present (such as a
+    # caller's Content-Language) and make_alternative() would move them into the text part.
+    for name, value in email.headers:
+        message[name] = value
     return message
 
 

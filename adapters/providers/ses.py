@@ -1,0 +1,79 @@
+"""Amazon SES: the shared MIME message sent raw through boto3, in a bounded worker thread."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import anyio
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from adapters.providers.mime import build_message, message_bytes
+from domain.errors import ProviderError
+from domain.model import Email, Sender
+
+logger = logging.getLogger(__name__)
+
+
+class SesEmailProvider:
+    """One boto3 SES client per process; botocore's retry mode handles throttling.
+
+    The endpoint is boto3's to choose: ``AWS_ENDPOINT_URL_SES`` / ``AWS_ENDPOINT_URL`` are
+    honoured because no ``endpoint_url`` is passed. Credentials are the configured keys, else
+    boto3's default chain.
+    """
+
+    name = "ses"
+
+    def __init__(
+        self,
+        sender: Sender,
+        region: str,
+        timeout: float,
+        access_key: str | None = None,
+        secret_key: str | None = None,
+        retry_mode: str = "standard",
+        max_attempts: int = 3,
+        max_concurrency: int = 10,
+    ) -> None:
+        self._sender = sender
+        self._limiter = anyio.CapacityLimiter(max_concurrency)
+        config = Config(
+            connect_timeout=timeout,
+            read_timeout=timeout,
+            retries={"mode": retry_mode, "total_max_attempts": max_attempts},
+            max_pool_connections=max_concurrency,
+        )
+        credentials: dict[str, Any] = {}
+        if access_key and secret_key:
+            credentials = {"aws_access_key_id": access_key, "aws_secret_access_key": secret_key}
+        # A session of its own: boto3's default session is not safe to share across threads.
+        session = boto3.session.Session(region_name=region, **credentials)
+        self._client = session.client("ses", config=config)
+
+    async def send(self, email: Email) -> str:
+        raw = message_bytes(build_message(email, self._sender))
+        try:
+            response = await anyio.to_thread.run_sync(
+                lambda: self._client.send_raw_email(
+                    Source=self._sender.address,
+                    Destinations=list(email.recipients),
+                    RawMessage={"Data": raw},
+                ),
+                limiter=self._limiter,
+            )
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            raise ProviderError(
+                f"ses refused the message: {error.get('Code', 'unknown')} (HTTP {status})",
+                name=self.name,
+            ) from exc
+        except BotoCoreError as exc:
+            raise ProviderError(f"ses failed: {type(exc).__name__}", name=self.name) from exc
+        return str(response["MessageId"])
+
+    async def aclose(self) -> None:
+        self._client.close()
