@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from config.settings import ConfigError, Settings, load_settings
 from entrypoints.logs import configure_logging, log_effective_configuration
@@ -39,8 +41,26 @@ def serve(args: argparse.Namespace) -> int:
         lifespan="on",
         timeout_graceful_shutdown=30,
     )
-    uvicorn.Server(config).run()
+    server = uvicorn.Server(config)
+    # uvicorn re-raises the stop signal once it has shut down gracefully; with a no-op Python
+    # handler in place that re-raise does nothing, so a clean stop exits 0 as promised.
+    with _graceful_stop_exits_zero():
+        server.run()
     return 0
+
+
+@contextlib.contextmanager
+def _graceful_stop_exits_zero() -> Iterator[None]:
+    previous = {sig: signal.signal(sig, _ignore) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _ignore(signum: int, frame: object) -> None:
+    return None
 
 
 def build_parser() -> argparse.ArgumentParser:
