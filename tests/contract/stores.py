@@ -1,8 +1,12 @@
 """Builds each store adapter for the store contract suites.
 
 Each backend is a factory taking (hasher, clock, retention_or_ttl, tmp_path) and returning
-an async context manager that yields the adapter. ``OWN_STORES`` are the service's own stores
-(they expire records); the accounts database keeps its records itself.
+an async context manager that yields the adapter. ``OWN_PROBLEM_STORES`` are the service's
+own stores (they expire records); the accounts database keeps its records itself, and over
+its HTTP API (``SERVER_TIMESTAMPED``) it sets ``createdAt`` itself when it records.
+
+Real backends: Redis on 127.0.0.1:6379 logical DB 15 (flushed per test) and MariaDB's
+`test` database (emailBounces emptied per test). A missing server fails the test loudly.
 """
 
 from __future__ import annotations
@@ -12,14 +16,20 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+from adapters.stores.authdb_http import AuthDbDeliveryProblemStore
+from adapters.stores.authdb_mysql import MysqlDeliveryProblemStore
 from adapters.stores.keys import KeyHasher
 from adapters.stores.memory import MemoryDeliveryProblemStore, MemoryMessageDataStore
+from adapters.stores.redis import RedisConnection, RedisDeliveryProblemStore, RedisMessageDataStore
 from adapters.stores.sqlite import (
     SqliteDatabase,
     SqliteDeliveryProblemStore,
     SqliteMessageDataStore,
 )
+from tests.doubles.accountsdb import MYSQL_URL, reset_accounts_db, shared_http_double
 from tests.fakes import FakeClock
+
+REDIS_PORT, REDIS_TEST_DB = 6379, 15
 
 Factory = Callable[[KeyHasher, FakeClock, int, Path], AbstractAsyncContextManager[Any]]
 
@@ -56,12 +66,65 @@ async def sqlite_messages(
     await db.aclose()
 
 
+async def fresh_redis(port: int = REDIS_PORT) -> RedisConnection:
+    """A connection to logical DB 15, emptied; fails loudly when Redis does not answer."""
+    conn = RedisConnection("127.0.0.1", port, db=REDIS_TEST_DB, timeout=2.0)
+    try:
+        await conn.client.flushdb()
+    except Exception as exc:
+        await conn.aclose()
+        raise RuntimeError(
+            f"Redis is not answering on 127.0.0.1:{port}; start it as "
+            f"/work/shared/STACK-NOTES.md says. {exc!r}"
+        ) from exc
+    return conn
+
+
+def redis_store(store_class: Callable[..., Any], port: int = REDIS_PORT) -> Factory:
+    """A factory of ``store_class`` over a fresh logical DB 15 of the Redis at ``port``."""
+
+    @asynccontextmanager
+    async def factory(
+        hasher: KeyHasher, clock: FakeClock, period: int, tmp: Path
+    ) -> AsyncIterator[Any]:
+        conn = await fresh_redis(port)
+        yield store_class(conn, hasher, clock, period)
+        await conn.aclose()
+
+    return factory
+
+
+@asynccontextmanager
+async def mysql_problems(
+    hasher: KeyHasher, clock: FakeClock, retention: int, tmp: Path
+) -> AsyncIterator[Any]:
+    await reset_accounts_db()
+    store = MysqlDeliveryProblemStore(MYSQL_URL, poolsize=4, timeout=2.0)
+    yield store
+    await store.aclose()
+
+
+@asynccontextmanager
+async def authdb_problems(
+    hasher: KeyHasher, clock: FakeClock, retention: int, tmp: Path
+) -> AsyncIterator[Any]:
+    await reset_accounts_db()
+    store = AuthDbDeliveryProblemStore(shared_http_double().baseuri, timeout=2.0)
+    yield store
+    await store.aclose()
+
+
 PROBLEM_STORES: dict[str, Factory] = {
     "memory": memory_problems,
     "sqlite": sqlite_problems,
+    "redis": redis_store(RedisDeliveryProblemStore),
+    "mysql": mysql_problems,
+    "authdb": authdb_problems,
 }
-OWN_PROBLEM_STORES = {"memory", "sqlite"}
+OWN_PROBLEM_STORES = {"memory", "sqlite", "redis"}
+SERVER_TIMESTAMPED = {"authdb"}
 MESSAGE_STORES: dict[str, Factory] = {
     "memory": memory_messages,
     "sqlite": sqlite_messages,
+    "redis": redis_store(RedisMessageDataStore),
 }

@@ -1,0 +1,219 @@
+"""Redis stores: one redis-py asyncio client and connection pool per process.
+
+Keys (CONTRACT section 7) hold only HMACs: ``fxa-email:mdata:<hmac(message id)>`` and
+``fxa-email:dp:{<hmac(lower-cased address)>}`` (the braces keep an address's keys in one
+cluster slot). Records also carry their own expiry, read against the injected clock, so
+tests with a fake clock see the same expiry as production sees through Redis TTLs.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from typing import Any
+
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+
+from adapters.stores.keys import KeyHasher
+from domain.errors import StoreError
+from domain.model import DeliveryProblem, ProblemSubtype, ProblemType
+from ports.clock import Clock
+
+_PREFIX = "fxa-email:"
+
+
+def _store_error(exc: Exception) -> StoreError:
+    # redis-py's messages name the host and port and the failure, never the password.
+    return StoreError(f"redis store failed: {type(exc).__name__}: {exc}")
+
+
+class RedisConnection:
+    """The process's Redis client, created on first use inside the running event loop.
+
+    Every socket operation has a finite timeout; a pooled connection broken by a Redis
+    restart is retried once on a fresh connection, so the stores recover by themselves.
+    """
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        db: int = 0,
+        password: str | None = None,
+        timeout: float = 2.0,
+        poolsize: int = 64,
+    ) -> None:
+        self._options: dict[str, Any] = {
+            "host": host,
+            "port": port,
+            "db": db,
+            "password": password,
+            "socket_timeout": timeout,
+            "socket_connect_timeout": timeout,
+            "max_connections": poolsize,
+            "timeout": timeout,  # waiting for a free pooled connection
+            "retry": Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
+            "retry_on_error": [RedisConnectionError],  # redis-py 5 retries only these
+            "decode_responses": True,
+        }
+        self._client: Redis | None = None
+
+    @property
+    def client(self) -> Redis:
+        if self._client is None:
+            pool = BlockingConnectionPool(**self._options)
+            self._client = Redis(connection_pool=pool)
+        return self._client
+
+    async def ping(self) -> None:
+        try:
+            await self.client.ping()
+        except (RedisError, OSError) as exc:
+            raise _store_error(exc) from exc
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            client, self._client = self._client, None
+            await client.aclose()
+            await client.connection_pool.disconnect()
+
+
+# KEYS[1]: the address's sorted set; KEYS[2] (when the problem has a feedback id): a marker
+# that the feedback was recorded. ARGV: cutoff, createdAt, member, retention ms, max records.
+_RECORD = """
+if KEYS[2] and not redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[4]) then
+  return 0
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
+redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -(tonumber(ARGV[5]) + 1))
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+return 1
+"""
+
+
+class RedisDeliveryProblemStore:
+    """One sorted set per address, scored by createdAt: a check is one ZREVRANGEBYSCORE.
+
+    A member is ``<createdAt>:<type>:<subtype>:f<feedback id>`` or, without a feedback id,
+    ``...:r<random>`` so that every such problem counts. Recording is one atomic script:
+    it sets a per-(address, feedback id) marker with SET NX, trims records older than the
+    retention and keeps at most ``max_records`` newest per address (far more than any limit
+    rule needs), then refreshes the key's TTL to the retention.
+    """
+
+    def __init__(
+        self,
+        conn: RedisConnection,
+        hasher: KeyHasher,
+        clock: Clock,
+        retention_seconds: int,
+        max_records: int = 100,
+    ) -> None:
+        self._conn = conn
+        self._hasher = hasher
+        self._clock = clock
+        self._retention_ms = retention_seconds * 1000
+        self._max_records = max_records
+        self._script: Any = None
+
+    async def ping(self) -> None:
+        await self._conn.ping()
+
+    async def aclose(self) -> None:
+        await self._conn.aclose()
+
+    def _key(self, address: str) -> str:
+        return f"{_PREFIX}dp:{{{self._hasher.address(address)}}}"
+
+    async def fetch(self, address: str) -> Sequence[DeliveryProblem]:
+        cutoff = self._clock.now_ms() - self._retention_ms
+        try:
+            members = await self._conn.client.zrevrangebyscore(
+                self._key(address), "+inf", f"({cutoff}"
+            )
+        except (RedisError, OSError) as exc:
+            raise _store_error(exc) from exc
+        return [_decode(address, member) for member in members]
+
+    async def record(self, problem: DeliveryProblem) -> bool:
+        key = self._key(problem.address)
+        keys = [key]
+        if problem.feedback_id is None:
+            tag = "r" + secrets.token_hex(8)
+        else:
+            tag = "f" + problem.feedback_id
+            keys.append(f"{key}:fb:{self._hasher.message(problem.feedback_id)}")
+        member = f"{problem.created_at}:{int(problem.type)}:{int(problem.subtype)}:{tag}"
+        cutoff = self._clock.now_ms() - self._retention_ms
+        try:
+            if self._script is None:
+                self._script = self._conn.client.register_script(_RECORD)
+            added = await self._script(
+                keys=keys,
+                args=[cutoff, problem.created_at, member, self._retention_ms, self._max_records],
+            )
+        except (RedisError, OSError) as exc:
+            raise _store_error(exc) from exc
+        return bool(added)
+
+
+def _decode(address: str, member: str) -> DeliveryProblem:
+    created, kind, subtype, tag = member.split(":", 3)
+    return DeliveryProblem(
+        address,
+        ProblemType.from_db(int(kind)),
+        ProblemSubtype.from_db(int(subtype)),
+        int(created),
+        tag[1:] if tag.startswith("f") else None,
+    )
+
+
+class RedisMessageDataStore:
+    """``SET ... PX ttl`` to store, ``GETDEL`` to consume: two consumers never both get it.
+
+    The value is ``<expiresAt ms>:<metadata>`` so expiry also holds against the injected
+    clock; Redis's own TTL removes what is never consumed.
+    """
+
+    def __init__(
+        self, conn: RedisConnection, hasher: KeyHasher, clock: Clock, ttl_seconds: int
+    ) -> None:
+        self._conn = conn
+        self._hasher = hasher
+        self._clock = clock
+        self._ttl_ms = ttl_seconds * 1000
+
+    async def ping(self) -> None:
+        await self._conn.ping()
+
+    async def aclose(self) -> None:
+        await self._conn.aclose()
+
+    def _key(self, message_id: str) -> str:
+        return f"{_PREFIX}mdata:{self._hasher.message(message_id)}"
+
+    async def put(self, message_id: str, metadata: str) -> None:
+        expires_at = self._clock.now_ms() + self._ttl_ms
+        try:
+            await self._conn.client.set(
+                self._key(message_id), f"{expires_at}:{metadata}", px=self._ttl_ms
+            )
+        except (RedisError, OSError) as exc:
+            raise _store_error(exc) from exc
+
+    async def consume(self, message_id: str) -> str | None:
+        try:
+            value = await self._conn.client.getdel(self._key(message_id))
+        except (RedisError, OSError) as exc:
+            raise _store_error(exc) from exc
+        if value is None:
+            return None
+        expires_at, _, metadata = value.partition(":")
+        if int(expires_at) <= self._clock.now_ms():
+            return None
+        return metadata

@@ -1,0 +1,186 @@
+"""The accounts database for tests: its emailBounces table and procedures in MariaDB's `test`
+database, and an HTTP double of its /emailBounces API on top of the same procedures.
+
+The table and procedures mirror fxa-auth-db's. MariaDB must be running on 127.0.0.1:3306
+(root, empty password); when it is not, the helpers fail loudly, never skip.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import asyncmy
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from tests.servers import free_port
+
+MYSQL = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": "", "db": "test"}
+MYSQL_URL = "mysql://root@127.0.0.1:3306/test"
+
+SCHEMA = [
+    """CREATE TABLE IF NOT EXISTS emailBounces (
+        email VARCHAR(255) NOT NULL,
+        bounceType TINYINT UNSIGNED NOT NULL,
+        bounceSubType TINYINT UNSIGNED NOT NULL,
+        createdAt BIGINT UNSIGNED NOT NULL,
+        PRIMARY KEY (email, createdAt)
+    ) ENGINE=InnoDB CHARACTER SET utf8mb4 COLLATE utf8mb4_bin""",
+    """CREATE OR REPLACE PROCEDURE createEmailBounce_1 (
+        IN inEmail VARCHAR(255),
+        IN inBounceType TINYINT UNSIGNED,
+        IN inBounceSubType TINYINT UNSIGNED,
+        IN inCreatedAt BIGINT UNSIGNED
+    )
+    BEGIN
+        INSERT INTO emailBounces (email, bounceType, bounceSubType, createdAt)
+        VALUES (inEmail, inBounceType, inBounceSubType, inCreatedAt);
+    END""",
+    """CREATE OR REPLACE PROCEDURE fetchEmailBounces_1 (IN inEmail VARCHAR(255))
+    BEGIN
+        SELECT email, bounceType, bounceSubType, createdAt
+        FROM emailBounces WHERE email = inEmail
+        ORDER BY createdAt DESC LIMIT 20;
+    END""",
+]
+
+_schema_ready = False
+
+
+async def _connect() -> Any:
+    try:
+        return await asyncmy.connect(**MYSQL, connect_timeout=5, autocommit=True)
+    except (asyncmy.errors.Error, OSError) as exc:
+        raise RuntimeError(
+            "MariaDB is not answering on 127.0.0.1:3306 (root, empty password, database "
+            "`test`); start it as /work/shared/STACK-NOTES.md says. " + repr(exc)
+        ) from exc
+
+
+async def reset_accounts_db() -> None:
+    """Create the table and procedures once per process, then empty the table."""
+    global _schema_ready
+    conn = await _connect()
+    try:
+        async with conn.cursor() as cursor:
+            if not _schema_ready:
+                for statement in SCHEMA:
+                    await cursor.execute(statement)
+                _schema_ready = True
+            await cursor.execute("TRUNCATE TABLE emailBounces")
+    finally:
+        await conn.ensure_closed()
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class AccountsDbHttpDouble:
+    """fxa-auth-db's emailBounces routes over the same MariaDB table and procedures.
+
+    Like the real server it sets ``createdAt`` itself, from the wall clock; unlike it, the
+    value is made strictly increasing within the process, so two records posted in the same
+    millisecond never collide on the primary key and make a test flaky. A duplicate key is
+    answered 409, as fxa-auth-db answers it. ``mysql_port`` lets a test put a proxy between
+    the double and MariaDB.
+    """
+
+    def __init__(self, mysql_port: int = 3306) -> None:
+        self._mysql = {**MYSQL, "port": mysql_port}
+        self._pool: Any = None
+        self._last_ms = 0
+        self._lock = threading.Lock()
+        self.port = free_port()
+        self.baseuri = f"http://127.0.0.1:{self.port}/"
+        app = Starlette(
+            routes=[
+                Route("/emailBounces/{hex}", self._fetch, methods=["GET"]),
+                Route("/emailBounces", self._create, methods=["POST"]),
+                Route("/__heartbeat__", self._heartbeat, methods=["GET"]),
+            ]
+        )
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=self.port, log_level="critical", lifespan="off"
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
+
+    def start(self) -> AccountsDbHttpDouble:
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError("the accounts DB HTTP double did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+
+    def _created_at(self) -> int:
+        with self._lock:
+            self._last_ms = max(_now_ms(), self._last_ms + 1)
+            return self._last_ms
+
+    async def _call(self, sql: str, args: tuple[Any, ...]) -> list[Any]:
+        if self._pool is None:
+            self._pool = await asyncmy.create_pool(
+                minsize=0, maxsize=4, connect_timeout=2, read_timeout=2, autocommit=True,
+                **self._mysql,
+            )  # fmt: skip
+        async with self._pool.acquire() as conn, conn.cursor() as cursor:
+            await cursor.execute(sql, args)
+            return list(await cursor.fetchall() or [])
+
+    async def _fetch(self, request: Request) -> JSONResponse:
+        email = bytes.fromhex(request.path_params["hex"]).decode("utf-8")
+        try:
+            rows = await self._call("CALL fetchEmailBounces_1(%s)", (email,))
+        except (TimeoutError, asyncmy.errors.Error, OSError):
+            return _error(500, "database failed")
+        return JSONResponse(
+            [
+                {"email": e, "bounceType": t, "bounceSubType": s, "createdAt": c}
+                for e, t, s, c in rows
+            ]
+        )
+
+    async def _create(self, request: Request) -> JSONResponse:
+        body = await request.json()
+        args = (body["email"], body["bounceType"], body["bounceSubType"], self._created_at())
+        try:
+            await self._call("CALL createEmailBounce_1(%s, %s, %s, %s)", args)
+        except asyncmy.errors.IntegrityError:
+            return _error(409, "Record already exists")
+        except (TimeoutError, asyncmy.errors.Error, OSError):
+            return _error(500, "database failed")
+        return JSONResponse({})
+
+    async def _heartbeat(self, request: Request) -> JSONResponse:
+        try:
+            await self._call("SELECT 1", ())
+        except (TimeoutError, asyncmy.errors.Error, OSError):
+            return _error(500, "database failed")
+        return JSONResponse({})
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"code": status, "message": message}, status_code=status)
+
+
+_shared_double: AccountsDbHttpDouble | None = None
+
+
+def shared_http_double() -> AccountsDbHttpDouble:
+    """One double straight onto MariaDB per test process, started on first use."""
+    global _shared_double
+    if _shared_double is None:
+        _shared_double = AccountsDbHttpDouble().start()
+    return _shared_double
