@@ -153,6 +153,21 @@ class SqsUrls(Section):
     delivery: str | None = None
     notification: str | None = None
 
+    @field_validator("bounce", "complaint", "delivery", "notification")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if not value:
+            return None  # an empty variable unsets the queue
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("not an http(s) URL")
+        return value
+
+    @property
+    def incoming(self) -> list[str]:
+        """Each distinct incoming queue URL once, in bounce, complaint, delivery order."""
+        urls = (self.bounce, self.complaint, self.delivery)
+        return list(dict.fromkeys(url for url in urls if url))
+
 
 class AwsSettings(Section):
     region: str = "us-east-1"
@@ -196,6 +211,14 @@ class LimitsSettings(Section):
     maxrecipients: int = Field(default=50, ge=1)
 
 
+class WorkerSettings(Section):
+    """The notification worker (`fxa-email-service queues`)."""
+
+    waitseconds: int = Field(default=20, ge=0, le=20)  # SQS long polling, at most 20
+    concurrency: int = Field(default=10, ge=1)  # messages handled at once, all queues
+    reportinterval: float = Field(default=60.0, gt=0)  # seconds between logged counts
+
+
 class LogSettings(Section):
     level: Literal["debug", "info", "warning", "error", "critical"] = "info"
     format: Literal["mozlog", "pretty"] = "mozlog"
@@ -231,6 +254,7 @@ class Settings(BaseSettings):
     socketlabs: SocketlabsSettings = SocketlabsSettings()
     mock: MockSettings = MockSettings()
     limits: LimitsSettings = LimitsSettings()
+    worker: WorkerSettings = WorkerSettings()
     log: LogSettings = LogSettings()
 
     @classmethod

@@ -1,0 +1,112 @@
+"""In-memory queues: fakes held to the same contract suite as SQS (visibility timeout too)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import anyio
+
+from adapters.queues.ses_notifications import UnparseableNotification, body_md5, parse_body
+from domain.errors import QueueError
+from ports.queues import IncomingMessage
+
+MAX_BATCH = 10
+
+
+@dataclass(slots=True)
+class _Stored:
+    body: str
+    md5: str
+    visible_at: float = 0.0
+    receipt: str = ""
+
+
+class MemoryNotificationSource:
+    """A queue in a dict. ``put`` adds a body; ``fail_with`` makes receive and delete fail."""
+
+    def __init__(
+        self, name: str = "memory", wait_seconds: float = 1.0, visibility_timeout: float = 30.0
+    ) -> None:
+        self._name = name
+        self._wait = wait_seconds
+        self._visibility = visibility_timeout
+        self._messages: dict[str, _Stored] = {}
+        self._arrived: anyio.Event | None = None
+        self._ids = itertools.count(1)
+        self.fail_with: Exception | None = None
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    def put(self, body: str, md5: str | None = None) -> str:
+        """Add a message; ``md5`` overrides the body's MD5 (to simulate corruption)."""
+        message_id = f"{self._name}-{next(self._ids)}"
+        self._messages[message_id] = _Stored(body, md5 if md5 is not None else body_md5(body))
+        if self._arrived is not None:
+            self._arrived.set()
+            self._arrived = None
+        return message_id
+
+    def count(self) -> int:
+        """Messages not yet deleted, visible or in flight."""
+        return len(self._messages)
+
+    async def receive(self) -> Sequence[IncomingMessage]:
+        deadline = time.monotonic() + self._wait
+        while True:
+            self._check()
+            now = time.monotonic()
+            visible = [(i, m) for i, m in self._messages.items() if m.visible_at <= now]
+            if visible or now >= deadline:
+                return [self._take(i, m, now) for i, m in visible[:MAX_BATCH]]
+            next_visible = min((m.visible_at for m in self._messages.values()), default=deadline)
+            if self._arrived is None:
+                self._arrived = anyio.Event()
+            with anyio.move_on_after(min(deadline, next_visible) - now):
+                await self._arrived.wait()
+
+    def _take(self, message_id: str, stored: _Stored, now: float) -> IncomingMessage:
+        stored.visible_at = now + self._visibility
+        stored.receipt = uuid.uuid4().hex
+        try:
+            notification = parse_body(stored.body, stored.md5)
+        except UnparseableNotification as exc:
+            return IncomingMessage(self._name, message_id, stored.receipt, None, str(exc))
+        return IncomingMessage(self._name, message_id, stored.receipt, notification)
+
+    async def delete(self, messages: Sequence[IncomingMessage]) -> Sequence[IncomingMessage]:
+        self._check()
+        failed = []
+        for message in messages:
+            stored = self._messages.get(message.id)
+            if stored is None or stored.receipt != message.receipt:
+                failed.append(message)
+            else:
+                del self._messages[message.id]
+        return failed
+
+    def _check(self) -> None:
+        if self.fail_with is not None:
+            raise self.fail_with
+
+
+class MemoryNotificationSink:
+    """Keeps what it is sent (as the JSON a queue would carry); ``fail_with`` fails sends."""
+
+    def __init__(self) -> None:
+        self.sent: list[dict[str, object]] = []
+        self.fail_with: Exception | None = None
+
+    async def send(self, notification: Mapping[str, object]) -> None:
+        if self.fail_with is not None:
+            raise self.fail_with
+        try:
+            self.sent.append(json.loads(json.dumps(notification)))
+        except (TypeError, ValueError) as exc:
+            raise QueueError(f"notification is not JSON: {exc}") from exc

@@ -1,0 +1,156 @@
+"""SQS through boto3: the incoming notification queues and the outgoing one.
+
+boto3 blocks, so every call runs in a worker thread behind one bounded limiter. Clients are
+made once per process (one per endpoint) and shared by every queue.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
+from typing import Any
+from urllib.parse import urlsplit
+
+import anyio
+import anyio.to_thread
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from adapters.queues.ses_notifications import UnparseableNotification, parse_body
+from domain.errors import QueueError
+from ports.queues import IncomingMessage
+
+MAX_BATCH = 10  # SQS's limit for receive_message and delete_message_batch
+
+
+def queue_name(url: str) -> str:
+    """The last path segment of a queue URL: what logs show."""
+    return urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1] or url
+
+
+def _is_aws(host: str | None) -> bool:
+    return host is not None and host.endswith((".amazonaws.com", ".amazonaws.com.cn", ".api.aws"))
+
+
+class SqsConnection:
+    """The process's SQS clients and the limiter that bounds their threads.
+
+    The endpoint is botocore's (``AWS_ENDPOINT_URL_SQS``, ``AWS_ENDPOINT_URL``, the config
+    file, else AWS). When that is AWS's own but a queue URL points elsewhere (a local SQS,
+    moto), calls about that queue go to the queue URL's origin.
+    """
+
+    def __init__(
+        self,
+        region: str,
+        access_key: str | None = None,
+        secret_key: str | None = None,
+        timeout: float = 10.0,
+        wait_seconds: int = 20,
+        max_threads: int = 16,
+    ) -> None:
+        self._region = region
+        self._credentials = (
+            {"aws_access_key_id": access_key, "aws_secret_access_key": secret_key}
+            if access_key and secret_key
+            else {}
+        )
+        self._config = Config(
+            connect_timeout=timeout,
+            read_timeout=max(timeout, wait_seconds + 5),  # a long poll must not time out
+            retries={"mode": "standard", "max_attempts": 3},
+            max_pool_connections=max_threads,
+        )
+        self._max_threads = max_threads
+        self._lock = threading.Lock()
+        self._clients: dict[str | None, Any] = {}
+        self._limiter: anyio.CapacityLimiter | None = None
+
+    def _client(self, endpoint: str | None) -> Any:
+        with self._lock:  # boto3 sessions are not thread-safe while creating clients
+            client = self._clients.get(endpoint)
+            if client is None:
+                session = boto3.session.Session(region_name=self._region, **self._credentials)
+                client = session.client("sqs", endpoint_url=endpoint, config=self._config)
+                self._clients[endpoint] = client
+            return client
+
+    def client_for(self, queue_url: str) -> Any:
+        default = self._client(None)
+        if not _is_aws(urlsplit(default.meta.endpoint_url).hostname):
+            return default  # an endpoint was configured: honour it
+        parts = urlsplit(queue_url)
+        if _is_aws(parts.hostname):
+            return default
+        return self._client(f"{parts.scheme}://{parts.netloc}")
+
+    async def call(self, queue_url: str, method: str, **kwargs: Any) -> dict[str, Any]:
+        """Call ``method`` of the queue's client in a thread; QueueError on any failure."""
+        if self._limiter is None:
+            self._limiter = anyio.CapacityLimiter(self._max_threads)
+        func: Callable[[], dict[str, Any]] = partial(self._sync_call, queue_url, method, kwargs)
+        return await anyio.to_thread.run_sync(func, limiter=self._limiter)
+
+    def _sync_call(self, queue_url: str, method: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+        try:
+            client = self.client_for(queue_url)
+            result: dict[str, Any] = getattr(client, method)(QueueUrl=queue_url, **kwargs)
+            return result
+        except (BotoCoreError, ClientError) as exc:
+            raise QueueError(f"SQS {method} on {queue_name(queue_url)} failed: {exc}") from exc
+
+
+class SqsNotificationSource:
+    """An incoming SQS queue of SES notifications, long-polled."""
+
+    def __init__(self, sqs: SqsConnection, url: str, wait_seconds: int = 20) -> None:
+        self._sqs = sqs
+        self.url = url
+        self._wait = wait_seconds
+        self._name = queue_name(url)
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    async def receive(self) -> Sequence[IncomingMessage]:
+        response = await self._sqs.call(
+            self.url,
+            "receive_message",
+            MaxNumberOfMessages=MAX_BATCH,
+            WaitTimeSeconds=self._wait,
+        )
+        return [self._incoming(message) for message in response.get("Messages", [])]
+
+    def _incoming(self, message: dict[str, Any]) -> IncomingMessage:
+        message_id = str(message.get("MessageId", "?"))
+        receipt = str(message.get("ReceiptHandle", ""))
+        try:
+            notification = parse_body(str(message.get("Body", "")), message.get("MD5OfBody", ""))
+        except UnparseableNotification as exc:
+            return IncomingMessage(self._name, message_id, receipt, None, str(exc))
+        return IncomingMessage(self._name, message_id, receipt, notification)
+
+    async def delete(self, messages: Sequence[IncomingMessage]) -> Sequence[IncomingMessage]:
+        failed: list[IncomingMessage] = []
+        for start in range(0, len(messages), MAX_BATCH):
+            chunk = messages[start : start + MAX_BATCH]
+            entries = [{"Id": str(i), "ReceiptHandle": m.receipt} for i, m in enumerate(chunk)]
+            response = await self._sqs.call(self.url, "delete_message_batch", Entries=entries)
+            failed.extend(chunk[int(entry["Id"])] for entry in response.get("Failed", []))
+        return failed
+
+
+class SqsNotificationSink:
+    """The outgoing SQS queue: one JSON message per notification."""
+
+    def __init__(self, sqs: SqsConnection, url: str) -> None:
+        self._sqs = sqs
+        self.url = url
+
+    async def send(self, notification: Mapping[str, object]) -> None:
+        body = json.dumps(notification, separators=(",", ":"))  # ASCII: no lone surrogates
+        await self._sqs.call(self.url, "send_message", MessageBody=body)
