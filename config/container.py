@@ -15,8 +15,15 @@ from adapters.providers.sendgrid import SendgridEmailProvider
 from adapters.providers.ses import SesEmailProvider
 from adapters.providers.smtp import SmtpEmailProvider
 from adapters.providers.socketlabs import SocketlabsEmailProvider
+from adapters.stores.authdb_http import AuthDbDeliveryProblemStore
+from adapters.stores.authdb_mysql import MysqlDeliveryProblemStore
 from adapters.stores.keys import KeyHasher
 from adapters.stores.memory import MemoryDeliveryProblemStore, MemoryMessageDataStore
+from adapters.stores.redis import (
+    RedisConnection,
+    RedisDeliveryProblemStore,
+    RedisMessageDataStore,
+)
 from adapters.stores.sqlite import (
     SqliteDatabase,
     SqliteDeliveryProblemStore,
@@ -126,16 +133,39 @@ class Container(containers.DeclarativeContainer):
         busy_timeout_ms=settings.provided.sqlite.busytimeout,
     )
 
+    # One client and connection pool per process, shared by both Redis stores.
+    redis_conn = providers.Singleton(
+        RedisConnection,
+        host=settings.provided.redis.host,
+        port=settings.provided.redis.port,
+        db=settings.provided.redis.db,
+        password=providers.Callable(lambda s: _secret(s.redis.password), settings),
+        timeout=settings.provided.redis.timeout,
+    )
+
     delivery_problems = providers.Selector(
         settings.provided.deliveryproblems.backend,
         memory=providers.Singleton(MemoryDeliveryProblemStore, hasher, clock, retention),
         sqlite=providers.Singleton(SqliteDeliveryProblemStore, sqlite_db, hasher, clock, retention),
+        redis=providers.Singleton(RedisDeliveryProblemStore, redis_conn, hasher, clock, retention),
+        authdb=providers.Singleton(
+            AuthDbDeliveryProblemStore,
+            baseuri=settings.provided.authdb.baseuri,
+            timeout=settings.provided.authdb.timeout,
+        ),
+        mysql=providers.Singleton(
+            MysqlDeliveryProblemStore,
+            url=providers.Callable(lambda s: s.mysql.url.get_secret_value(), settings),
+            poolsize=settings.provided.mysql.poolsize,
+            timeout=settings.provided.mysql.timeout,
+        ),
     )
 
     message_data = providers.Selector(
         settings.provided.messagedata.backend,
         memory=providers.Singleton(MemoryMessageDataStore, hasher, clock, ttl),
         sqlite=providers.Singleton(SqliteMessageDataStore, sqlite_db, hasher, clock, ttl),
+        redis=providers.Singleton(RedisMessageDataStore, redis_conn, hasher, clock, ttl),
     )
 
     mock_provider = providers.Singleton(
