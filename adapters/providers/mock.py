@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import deque
-from email.message import EmailMessage
+from email.message import Message
 from pathlib import Path
 
 from adapters.providers.mime import build_message, message_bytes
@@ -27,7 +27,7 @@ class MockEmailProvider:
     def __init__(self, sender: Sender, outbox: str | None = None, keep: int = 100) -> None:
         self._sender = sender
         self._outbox = Path(outbox) if outbox else None
-        self.sent: deque[tuple[str, EmailMessage]] = deque(maxlen=keep)
+        self.sent: deque[tuple[str, Message]] = deque(maxlen=keep)
 
     async def send(self, email: Email) -> str:
         message_id = uuid.uuid4().hex
