@@ -23,9 +23,9 @@ _UTF8.body_encoding = QP  # 7-bit clean for every relay, readable in the raw sou
 _WIRE = compat32.clone(linesep="\r\n")
 
 
-def _header(value: str) -> str | Header:
-    """ASCII as is; anything else RFC 2047 encoded."""
-    return value if value.isascii() else Header(value, _UTF8)
+def _header(name: str, value: str) -> str | Header:
+    """ASCII as is; anything else RFC 2047 encoded, folded to 76 columns with the name."""
+    return value if value.isascii() else Header(value, _UTF8, header_name=name)
 
 
 def build_message(email: Email, sender: Sender, message_id: str | None = None) -> Message:
@@ -46,11 +46,11 @@ def build_message(email: Email, sender: Sender, message_id: str | None = None) -
     message["To"] = email.to
     if email.cc:
         message["Cc"] = ", ".join(email.cc)
-    message["Subject"] = _header(email.subject)
+    message["Subject"] = _header("Subject", email.subject)
     message["Date"] = formatdate(usegmt=True)
     message["Message-ID"] = message_id or make_msgid(domain=sender.address.rpartition("@")[2])
     for name, value in email.headers:
-        message[name] = _header(value)
+        message[name] = _header(name, value)
     return message
 
 
