@@ -15,6 +15,7 @@ from adapters.providers.sendgrid import SendgridEmailProvider
 from adapters.providers.ses import SesEmailProvider
 from adapters.providers.smtp import SmtpEmailProvider
 from adapters.providers.socketlabs import SocketlabsEmailProvider
+from adapters.queues.sqs import SqsConnection, SqsNotificationSink, SqsNotificationSource
 from adapters.stores.authdb_http import AuthDbDeliveryProblemStore
 from adapters.stores.authdb_mysql import MysqlDeliveryProblemStore
 from adapters.stores.keys import KeyHasher
@@ -31,6 +32,7 @@ from adapters.stores.sqlite import (
 )
 from config.settings import Settings
 from domain.model import Sender
+from domain.notifications import HandleNotification
 from domain.sending import SendEmail
 from ports.health import Closable, HealthCheck
 from ports.providers import EmailProvider
@@ -98,6 +100,32 @@ def _socketlabs(settings: Settings, sender: Sender) -> SocketlabsEmailProvider:
     return SocketlabsEmailProvider(
         sender, socketlabs.serverid, key, socketlabs.baseuri, socketlabs.timeout
     )
+
+
+def _sqs(settings: Settings) -> SqsConnection:
+    aws, worker = settings.aws, settings.worker
+    return SqsConnection(
+        aws.region,
+        access_key=_secret(aws.keys.access),
+        secret_key=_secret(aws.keys.secret),
+        timeout=aws.timeout,
+        wait_seconds=worker.waitseconds,
+        max_threads=len(aws.sqsurls.incoming) + worker.concurrency,
+        retry_mode=aws.retrymode,
+        max_attempts=aws.maxattempts,
+    )
+
+
+def _notification_sources(settings: Settings, sqs: SqsConnection) -> list[SqsNotificationSource]:
+    """One source per distinct incoming queue URL, however many kinds it serves."""
+    wait = settings.worker.waitseconds
+    return [SqsNotificationSource(sqs, url, wait) for url in settings.aws.sqsurls.incoming]
+
+
+def _notification_sink(settings: Settings, sqs: SqsConnection) -> SqsNotificationSink | None:
+    """None when ``aws.sqsurls.notification`` is unset: notifications are not forwarded."""
+    url = settings.aws.sqsurls.notification
+    return None if url is None else SqsNotificationSink(sqs, url)
 
 
 def configured_providers(
@@ -196,6 +224,18 @@ class Container(containers.DeclarativeContainer):
         clock=clock,
         default_provider=providers.Callable(lambda s: s.provider.default, settings),
         force_default=providers.Callable(lambda s: s.provider.forcedefault, settings),
+    )
+
+    # The notification worker (`fxa-email-service queues`).
+    sqs = providers.Singleton(_sqs, settings)
+    notification_sources = providers.Singleton(_notification_sources, settings, sqs)
+    notification_sink = providers.Singleton(_notification_sink, settings, sqs)
+    handle_notification = providers.Singleton(
+        HandleNotification,
+        problems=delivery_problems,
+        messages=message_data,
+        sink=notification_sink,
+        clock=clock,
     )
 
 

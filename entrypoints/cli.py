@@ -63,6 +63,21 @@ def _ignore(signum: int, frame: object) -> None:
     return None
 
 
+def queues(args: argparse.Namespace) -> int:
+    from config.container import build_container
+    from entrypoints import worker
+
+    settings = _settings({})
+    if not settings.aws.sqsurls.incoming:
+        print(
+            "fxa-email-service: configuration error: aws.sqsurls: no incoming queue "
+            "(bounce, complaint or delivery) is configured",
+            file=sys.stderr,
+        )
+        return 2
+    return worker.main(build_container(settings))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fxa-email-service",
@@ -78,6 +93,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--port", type=int, help="port to listen on (default: setting `port`, 8001)"
     )
     serve_parser.set_defaults(run=serve)
+    queues_parser = commands.add_parser(
+        "queues",
+        help="run the notification worker",
+        description="Run the notification worker: read SES bounce, complaint and delivery "
+        "notifications from the SQS queues aws.sqsurls.bounce/complaint/delivery, record "
+        "bounces and complaints, forward each notification with its metadata to "
+        "aws.sqsurls.notification. Stops cleanly on SIGTERM.",
+    )
+    queues_parser.set_defaults(run=queues)
     return parser
 
 

@@ -51,6 +51,8 @@ class SqsConnection:
         timeout: float = 10.0,
         wait_seconds: int = 20,
         max_threads: int = 16,
+        retry_mode: str = "standard",
+        max_attempts: int = 3,
     ) -> None:
         self._region = region
         self._credentials = (
@@ -61,7 +63,7 @@ class SqsConnection:
         self._config = Config(
             connect_timeout=timeout,
             read_timeout=max(timeout, wait_seconds + 5),  # a long poll must not time out
-            retries={"mode": "standard", "max_attempts": 3},
+            retries={"mode": retry_mode, "total_max_attempts": max_attempts},
             max_pool_connections=max_threads,
         )
         self._max_threads = max_threads
@@ -86,6 +88,12 @@ class SqsConnection:
         if _is_aws(parts.hostname):
             return default
         return self._client(f"{parts.scheme}://{parts.netloc}")
+
+    async def aclose(self) -> None:
+        with self._lock:
+            clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            client.close()
 
     async def call(self, queue_url: str, method: str, **kwargs: Any) -> dict[str, Any]:
         """Call ``method`` of the queue's client in a thread; QueueError on any failure."""
