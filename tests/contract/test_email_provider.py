@@ -27,6 +27,7 @@ from tests.doubles.http import Reply, ScriptedServer
 from tests.doubles.net import refused_port, silent_server
 from tests.doubles.seen import SeenEmail, from_mime, normalise_text
 from tests.doubles.sendgrid import SendgridDouble
+from tests.doubles.ses import ses_error, ses_seen
 from tests.doubles.smtp import smtp_server
 from tests.doubles.socketlabs import PATH as SOCKETLABS_PATH
 from tests.doubles.socketlabs import SocketlabsDouble, post_response
@@ -57,16 +58,6 @@ REAL = KINDS[1:]
 class Harness:
     provider: EmailProvider
     seen: Callable[[str], SeenEmail]
-
-
-def ses_seen(moto: MotoServer) -> Callable[[str], SeenEmail]:
-    def seen(message_id: str) -> SeenEmail:
-        for sent in moto.data()["ses"]["RawMessage"]:
-            if sent["id"] == message_id:
-                return from_mime(sent["raw_data"].encode(), message_id, sent["destinations"])
-        raise AssertionError(f"moto has no raw message {message_id!r}")
-
-    return seen
 
 
 def ses_provider(**overrides: Any) -> SesEmailProvider:
@@ -164,16 +155,6 @@ async def test_every_send_gets_its_own_id(harness: Harness) -> None:
 # Failures: each real provider against a server that is down, silent, failing or refusing.
 
 TIMEOUT = 0.5
-SES_ERROR = (
-    '<ErrorResponse xmlns="http://ses.amazonaws.com/doc/2010-12-01/"><Error>'
-    "<Type>{kind}</Type><Code>{code}</Code><Message>{message}</Message></Error>"
-    "<RequestId>4d2c1e5e-0000-4000-8000-000000000000</RequestId></ErrorResponse>"
-)
-
-
-def ses_error(status: int, code: str, kind: str = "Receiver") -> Reply:
-    body = SES_ERROR.format(kind=kind, code=code, message=f"{code} happened").encode()
-    return Reply(status, body, content_type="text/xml")
 
 
 @contextmanager
