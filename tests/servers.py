@@ -69,6 +69,21 @@ class MotoServer:
         response.raise_for_status()
         return response.json()  # type: ignore[no-any-return]
 
+    def drain(self, queue_url: str) -> list[str]:
+        """Receive and delete every visible message of an SQS queue: their bodies."""
+        sqs = self.client("sqs")
+        bodies: list[str] = []
+        while True:
+            response = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)
+            messages = response.get("Messages", [])
+            if not messages:
+                return bodies
+            bodies.extend(m["Body"] for m in messages)
+            entries = [
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)
+            ]
+            sqs.delete_message_batch(QueueUrl=queue_url, Entries=entries)
+
     def client(self, service: str):  # type: ignore[no-untyped-def]
         import boto3
 

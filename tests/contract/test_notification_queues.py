@@ -89,12 +89,7 @@ class SqsQueues:
         return SqsNotificationSink(self.connection, self.out_url)
 
     def sent(self) -> list[dict[str, Any]]:
-        bodies = []
-        while True:
-            response = self.client.receive_message(QueueUrl=self.out_url, MaxNumberOfMessages=10)
-            if not response.get("Messages"):
-                return bodies
-            bodies.extend(json.loads(m["Body"]) for m in response["Messages"])
+        return [json.loads(body) for body in self.moto.drain(self.out_url)]
 
     def _missing_url(self) -> str:
         return self.url.rsplit("/", 1)[0] + "/no-such-queue"

@@ -17,7 +17,7 @@ from domain.errors import StoreError
 from domain.model import ProblemSubtype, ProblemType
 from domain.notifications import Handled, Notification
 from entrypoints import worker
-from entrypoints.worker import Counts, Worker
+from entrypoints.worker import Worker
 from tests.fixtures import ses
 from tests.servers import MotoServer
 
@@ -35,6 +35,7 @@ async def eventually(check: Callable[[], bool], timeout: float = 15, what: str =
 
 class Queues:
     def __init__(self, moto: MotoServer) -> None:
+        self.moto = moto
         self.client = moto.client("sqs")
         attributes = {"VisibilityTimeout": str(VISIBILITY)}
         self.bounce = self._create("bounces", attributes)
@@ -56,12 +57,7 @@ class Queues:
         return counts[0] if visible_only else sum(counts)
 
     def forwarded(self) -> list[dict[str, Any]]:
-        found = []
-        while True:
-            response = self.client.receive_message(QueueUrl=self.outgoing, MaxNumberOfMessages=10)
-            if not response.get("Messages"):
-                return found
-            found.extend(json.loads(m["Body"]) for m in response["Messages"])
+        return [json.loads(body) for body in self.moto.drain(self.outgoing)]
 
 
 @pytest.fixture
@@ -89,9 +85,10 @@ def make_container(queues: Queues, notification: str | None = None) -> Container
 
 
 @asynccontextmanager
-async def running(container: Container) -> AsyncIterator[Worker]:
-    """The container's worker, running until the block ends; then stopped and awaited."""
-    work = Worker(container.notification_sources(), container.handle_notification(), 4)
+async def running(work: Worker | Container) -> AsyncIterator[Worker]:
+    """A worker (or the container's), running until the block ends; then stopped, awaited."""
+    if not isinstance(work, Worker):
+        work = Worker(work.notification_sources(), work.handle_notification(), 4)
     stop = anyio.Event()
     async with anyio.create_task_group() as group:
         group.start_soon(work.run, stop)
@@ -99,10 +96,6 @@ async def running(container: Container) -> AsyncIterator[Worker]:
             yield work
         finally:
             stop.set()
-
-
-def settled(counts: Counts) -> int:
-    return counts.processed + counts.failed + counts.unparseable
 
 
 async def test_each_kind_is_recorded_forwarded_with_metadata_and_deleted(queues: Queues) -> None:

@@ -15,7 +15,7 @@ from domain.errors import QueueError
 from domain.notifications import Handled, Notification
 from entrypoints.worker import Worker
 from tests.fixtures import ses
-from tests.integration.test_worker import eventually
+from tests.integration.test_worker import eventually, running
 
 
 class CountingSource(MemoryNotificationSource):
@@ -37,17 +37,13 @@ async def test_receive_errors_back_off_instead_of_spinning(
 ) -> None:
     source = CountingSource("flaky")
     source.fail_with = QueueError("unreachable")
-    work = Worker([source], ok, first_backoff=0.1)
-    stop = anyio.Event()
     started = time.monotonic()
-    async with anyio.create_task_group() as group:
-        group.start_soon(work.run, stop)
+    async with running(Worker([source], ok, first_backoff=0.1)) as work:
         await eventually(lambda: source.receives >= 4)
         elapsed = time.monotonic() - started
         source.fail_with = None
         source.put(json.dumps(ses.load("delivery")))
         await eventually(lambda: work.counts.processed == 1, what="recovered")
-        stop.set()
     assert elapsed >= 0.1 + 0.2 + 0.4 - 0.05  # doubling back-off between failed receives
     assert "receiving from flaky failed" in caplog.text
 
@@ -65,12 +61,8 @@ async def test_an_unexpected_error_fails_one_message_not_the_loop(
 
     bad_id = source.put(json.dumps(bad))
     source.put(json.dumps(ses.load("complaint")))
-    work = Worker([source], handle)
-    stop = anyio.Event()
-    async with anyio.create_task_group() as group:
-        group.start_soon(work.run, stop)
+    async with running(Worker([source], handle)) as work:
         await eventually(lambda: work.counts.failed >= 2 and work.counts.processed == 1)
-        stop.set()
     assert source.count() == 1
     assert f"handling message {bad_id} on bounces failed" in caplog.text
 
@@ -87,14 +79,10 @@ async def test_a_failed_delete_is_counted_and_survived(caplog: pytest.LogCapture
             source.fail_with = QueueError("delete refused")
         return Handled()
 
-    work = Worker([source], handle, first_backoff=0.05)
-    stop = anyio.Event()
-    async with anyio.create_task_group() as group:
-        group.start_soon(work.run, stop)
+    async with running(Worker([source], handle, first_backoff=0.05)) as work:
         await eventually(lambda: work.counts.undeleted == 1)
         source.fail_with = None
         await eventually(lambda: work.counts.processed == 1, what="handled again and deleted")
-        stop.set()
     assert source.count() == 0
     assert calls == 2  # handled again after the visibility timeout: idempotent by design
     assert "was handled but not deleted" in caplog.text
@@ -104,12 +92,8 @@ async def test_counts_are_logged_periodically(caplog: pytest.LogCaptureFixture) 
     caplog.set_level(logging.INFO, logger="entrypoints.worker")
     source = CountingSource()
     source.put(json.dumps(ses.load("delivery")))
-    work = Worker([source], ok, report_interval=0.05)
-    stop = anyio.Event()
-    async with anyio.create_task_group() as group:
-        group.start_soon(work.run, stop)
+    async with running(Worker([source], ok, report_interval=0.05)):
         await eventually(lambda: "notification worker: processed 1, forwarded 1" in caplog.text)
-        stop.set()
     assert "notification worker stopped: processed 1, forwarded 1, failed 0" in caplog.text
 
 
@@ -117,30 +101,23 @@ async def test_a_batch_is_handled_concurrently_within_the_bound() -> None:
     source = CountingSource()
     for _ in range(10):
         source.put(json.dumps(ses.load("delivery")))
-    running = peak = 0
+    busy = peak = 0
 
     async def handle(notification: Notification) -> Handled:
-        nonlocal running, peak
-        running += 1
-        peak = max(peak, running)
+        nonlocal busy, peak
+        busy += 1
+        peak = max(peak, busy)
         for _ in range(10):  # hold the slot while the other tasks get their turns
             await anyio.lowlevel.checkpoint()
-        running -= 1
+        busy -= 1
         return Handled()
 
-    work = Worker([source], handle, concurrency=3)
-    stop = anyio.Event()
-    async with anyio.create_task_group() as group:
-        group.start_soon(work.run, stop)
+    async with running(Worker([source], handle, concurrency=3)) as work:
         await eventually(lambda: work.counts.processed == 10)
-        stop.set()
     assert peak == 3
 
 
 async def test_with_no_queue_it_waits_for_stop() -> None:
-    work = Worker([], ok)
-    stop = anyio.Event()
-    async with anyio.create_task_group() as group:
-        group.start_soon(work.run, stop)
-        stop.set()
+    async with running(Worker([], ok)) as work:
+        pass  # leaving the block sets stop: run must return
     assert work.counts.processed == 0
