@@ -18,8 +18,9 @@ from dataclasses import dataclass
 
 import anyio
 
-from config.container import Container, shutdown
+from config.container import Container
 from domain.notifications import Handled, Notification
+from ports.health import Closable
 from ports.queues import IncomingMessage, NotificationSource
 
 logger = logging.getLogger(__name__)
@@ -178,9 +179,19 @@ async def _main(container: Container) -> int:
             group.cancel_scope.cancel()
     finally:
         with anyio.CancelScope(shield=True):
-            await shutdown(container)
-            await container.sqs().aclose()
+            await _close(container)
     return 0
+
+
+async def _close(container: Container) -> None:
+    """Close what the worker used (not the email providers `serve` needs); log failures."""
+    used = (container.delivery_problems(), container.message_data(), container.sqs())
+    for adapter in {id(a): a for a in used}.values():
+        if isinstance(adapter, Closable):
+            try:
+                await adapter.aclose()
+            except Exception:  # noqa: BLE001 - closing must not stop the other closes
+                logger.exception("closing %s failed", type(adapter).__name__)
 
 
 async def _stop_on_signal(stop: anyio.Event) -> None:
