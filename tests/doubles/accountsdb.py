@@ -7,8 +7,10 @@ The table and procedures mirror fxa-auth-db's. MariaDB must be running on 127.0.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncmy
@@ -99,14 +101,15 @@ class AccountsDbHttpDouble:
         self.port = free_port()
         self.baseuri = f"http://127.0.0.1:{self.port}/"
         app = Starlette(
+            lifespan=self._lifespan,
             routes=[
                 Route("/emailBounces/{hex}", self._fetch, methods=["GET"]),
                 Route("/emailBounces", self._create, methods=["POST"]),
                 Route("/__heartbeat__", self._heartbeat, methods=["GET"]),
-            ]
+            ],
         )
         config = uvicorn.Config(
-            app, host="127.0.0.1", port=self.port, log_level="critical", lifespan="off"
+            app, host="127.0.0.1", port=self.port, log_level="critical", loop="asyncio"
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
@@ -123,6 +126,13 @@ class AccountsDbHttpDouble:
     def stop(self) -> None:
         self._server.should_exit = True
         self._thread.join(timeout=10)
+
+    @contextlib.asynccontextmanager
+    async def _lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        yield
+        if self._pool is not None:
+            self._pool.close()
+            await self._pool.wait_closed()
 
     def _created_at(self) -> int:
         with self._lock:

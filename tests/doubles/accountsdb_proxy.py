@@ -35,6 +35,7 @@ class TcpProxy:
 
     def close(self) -> None:
         self.stop()
+        self._run(self._drain())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)
         self._loop.close()
@@ -53,6 +54,13 @@ class TcpProxy:
             writer.transport.abort()
         self._writers.clear()
 
+    async def _drain(self) -> None:
+        """Let the cut connections' tasks finish, so none is left pending at loop close."""
+        tasks = asyncio.all_tasks() - {asyncio.current_task()}
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             up_reader, up_writer = await asyncio.open_connection(*self.target)
@@ -70,5 +78,7 @@ class TcpProxy:
             while data := await reader.read(65536):
                 writer.write(data)
                 await writer.drain()
+        except OSError:
+            pass  # a cut connection ends the pipe
         finally:
             writer.transport.abort()

@@ -1,0 +1,152 @@
+"""Redis stores under stress: a killed, frozen or restarted server, and racing clients."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+
+from adapters.stores.keys import KeyHasher
+from adapters.stores.redis import (
+    RedisConnection,
+    RedisDeliveryProblemStore,
+    RedisMessageDataStore,
+)
+from domain.errors import StoreError
+from domain.model import DeliveryProblem, ProblemSubtype, ProblemType
+from tests.conftest import PrivateRedis
+from tests.contract.stores import fresh_redis
+from tests.fakes import FakeClock
+
+YEAR = 365 * 86400
+HASHER = KeyHasher("test key")
+
+
+def bounce(address: str, clock: FakeClock, feedback_id: str | None = None) -> DeliveryProblem:
+    return DeliveryProblem(
+        address, ProblemType.HARD_BOUNCE, ProblemSubtype.GENERAL, clock.now_ms(), feedback_id
+    )
+
+
+@pytest.fixture
+async def private_conn(private_redis: PrivateRedis) -> AsyncIterator[RedisConnection]:
+    conn = RedisConnection("127.0.0.1", private_redis.port, timeout=0.5)
+    yield conn
+    await conn.aclose()
+
+
+async def test_outage_raises_store_error_and_the_same_adapters_recover(
+    private_redis: PrivateRedis, private_conn: RedisConnection
+) -> None:
+    clock = FakeClock()
+    problems = RedisDeliveryProblemStore(private_conn, HASHER, clock, YEAR)
+    messages = RedisMessageDataStore(private_conn, HASHER, clock, 3600)
+    assert await problems.record(bounce("a@example.com", clock, "fb-1")) is True
+    await messages.put("m-1", "meta")
+
+    private_redis.kill()
+    for call in (
+        problems.fetch("a@example.com"),
+        problems.record(bounce("a@example.com", clock)),
+        messages.put("m-2", "meta"),
+        messages.consume("m-1"),
+        problems.ping(),
+    ):
+        with pytest.raises(StoreError) as raised:
+            await call
+        assert raised.value.errno == 117
+        assert "a@example.com" not in raised.value.message
+
+    private_redis.start()  # same port, empty: the server keeps nothing
+    # The very first calls succeed: a pooled connection broken by the restart is retried
+    # once on a fresh one, and the record script is loaded again into the new server.
+    assert list(await problems.fetch("a@example.com")) == []
+    assert await problems.record(bounce("a@example.com", clock, "fb-1")) is True
+    assert len(await problems.fetch("a@example.com")) == 1
+    await messages.put("m-3", "again")
+    assert await messages.consume("m-3") == "again"
+    await messages.ping()
+
+
+async def test_a_frozen_server_times_out_as_store_error_then_recovers(
+    private_redis: PrivateRedis, private_conn: RedisConnection
+) -> None:
+    clock = FakeClock()
+    messages = RedisMessageDataStore(private_conn, HASHER, clock, 3600)
+    await messages.put("m-1", "meta")
+    assert private_redis.process is not None
+    pid = private_redis.process.pid
+
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        with pytest.raises(StoreError):
+            await messages.consume("m-1")
+        assert time.monotonic() - started < 3  # socket timeout 0.5 s, not forever
+    finally:
+        os.kill(pid, signal.SIGCONT)
+
+    deadline = time.monotonic() + 5
+    while True:  # the frozen command may or may not have run; the store answers again
+        try:
+            await messages.put("m-2", "back")
+            break
+        except StoreError:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.05)
+    assert await messages.consume("m-2") == "back"
+
+
+async def test_consumers_on_separate_clients_get_metadata_at_most_once() -> None:
+    clock = FakeClock()
+    conns = [await fresh_redis() for _ in range(6)]
+    try:
+        stores = [RedisMessageDataStore(c, HASHER, clock, 3600) for c in conns]
+        for n in range(30):
+            await stores[0].put(f"raced-{n}", f"meta {n}")
+        for n in range(30):
+            results = await asyncio.gather(*(s.consume(f"raced-{n}") for s in stores))
+            assert results.count(f"meta {n}") == 1
+            assert results.count(None) == len(stores) - 1
+    finally:
+        for conn in conns:
+            await conn.aclose()
+
+
+async def test_same_feedback_from_separate_clients_is_recorded_once() -> None:
+    clock = FakeClock()
+    conns = [await fresh_redis() for _ in range(6)]
+    try:
+        stores = [RedisDeliveryProblemStore(c, HASHER, clock, YEAR) for c in conns]
+        for n in range(10):
+            address = f"raced-{n}@example.com"
+            problem = bounce(address, clock, f"feedback-{n}")
+            results = await asyncio.gather(*(s.record(problem) for s in stores))
+            assert results.count(True) == 1
+            assert len(await stores[-1].fetch(address)) == 1
+    finally:
+        for conn in conns:
+            await conn.aclose()
+
+
+async def test_keys_hold_no_address_or_message_id() -> None:
+    clock = FakeClock()
+    conn = await fresh_redis()
+    try:
+        await RedisMessageDataStore(conn, HASHER, clock, 3600).put("provider-id-42", "m")
+        problems = RedisDeliveryProblemStore(conn, HASHER, clock, YEAR)
+        await problems.record(bounce("Private.Person@example.com", clock, "fb"))
+        keys = [key async for key in conn.client.scan_iter()]
+        assert len(keys) == 3  # metadata, the address's records, its feedback marker
+        for key in keys:
+            assert key.startswith("fxa-email:")
+            assert "provider-id-42" not in key and "private" not in key.lower()
+            assert "example" not in key
+            assert await conn.client.pttl(key) > 0  # everything expires
+    finally:
+        await conn.aclose()
