@@ -106,10 +106,10 @@ async def harness(
             provider = SendgridEmailProvider(SENDER, SENDGRID_KEY, double.url, timeout=5)
             harness = Harness(provider, double.seen)
         else:
-            double = stack.enter_context(SocketlabsDouble(SOCKETLABS_ID, SOCKETLABS_KEY))
-            url = double.url + SOCKETLABS_PATH
+            injection = stack.enter_context(SocketlabsDouble(SOCKETLABS_ID, SOCKETLABS_KEY))
+            url = injection.url + SOCKETLABS_PATH
             provider = SocketlabsEmailProvider(SENDER, SOCKETLABS_ID, SOCKETLABS_KEY, url, 5)
-            harness = Harness(provider, double.seen)
+            harness = Harness(provider, injection.seen)
         try:
             yield harness
         finally:

@@ -6,7 +6,7 @@ import json
 import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 
 from tests.servers import wait_until_listening
 
@@ -72,7 +72,7 @@ class HttpDouble:
     def answer(self, request: Received) -> Reply:
         raise NotImplementedError
 
-    def start(self) -> HttpDouble:
+    def start(self) -> Self:
         self._thread.start()
         wait_until_listening(self.port, None, timeout=5)
         return self
@@ -82,7 +82,7 @@ class HttpDouble:
         self._server.server_close()
         self._thread.join(timeout=5)
 
-    def __enter__(self) -> HttpDouble:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

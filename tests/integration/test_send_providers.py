@@ -66,14 +66,14 @@ def backends(
                 double = stack.enter_context(SendgridDouble(SENDGRID_KEY))
                 settings = {"key": SENDGRID_KEY, "baseuri": double.url, "timeout": 5}
                 return Backend({"sendgrid": settings}, double.seen)
-            double = stack.enter_context(SocketlabsDouble(SOCKETLABS_ID, SOCKETLABS_KEY))
+            injection = stack.enter_context(SocketlabsDouble(SOCKETLABS_ID, SOCKETLABS_KEY))
             socketlabs = {
                 "serverid": SOCKETLABS_ID,
                 "key": SOCKETLABS_KEY,
-                "baseuri": double.url + SOCKETLABS_PATH,
+                "baseuri": injection.url + SOCKETLABS_PATH,
                 "timeout": 5,
             }
-            return Backend({"socketlabs": socketlabs}, double.seen)
+            return Backend({"socketlabs": socketlabs}, injection.seen)
 
         yield start
 
@@ -123,14 +123,15 @@ async def test_send_delivers_the_request_and_answers_the_providers_id(
 @pytest.mark.parametrize("kind", REAL)
 async def test_provider_down_answers_errno_104_naming_it(kind: str) -> None:
     url = f"http://127.0.0.1:{refused_port()}"
-    settings: dict[str, Any] = {
+    by_kind: dict[str, dict[str, Any]] = {
         "ses": {"aws": {"keys": {"access": "testing", "secret": "testing"}, "maxattempts": 1}},
         "smtp": {"smtp": {"host": "127.0.0.1", "port": refused_port()}},
         "sendgrid": {"sendgrid": {"key": SENDGRID_KEY, "baseuri": url}},
         "socketlabs": {
             "socketlabs": {"serverid": 1, "key": SOCKETLABS_KEY, "baseuri": url + SOCKETLABS_PATH}
         },
-    }[kind]
+    }
+    settings = by_kind[kind]
     with pytest.MonkeyPatch.context() as monkeypatch:
         monkeypatch.setenv("AWS_ENDPOINT_URL_SES", url)
         async with service(**settings) as (container, client):

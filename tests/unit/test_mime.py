@@ -45,7 +45,7 @@ def test_structure_headers_sit_on_the_top_level_only() -> None:
     assert message.get_content_type() == "multipart/alternative"
     assert message["MIME-Version"] == "1.0"
     assert message["Content-Language"] == "fr"
-    parts = list(message.iter_parts())  # type: ignore[attr-defined]
+    parts = list(message.iter_parts())
     assert [p.get_content_type() for p in parts] == ["text/plain", "text/html"]
     for part in parts:
         assert part["MIME-Version"] is None and part["Content-Language"] is None
