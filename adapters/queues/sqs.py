@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
@@ -23,7 +24,8 @@ from adapters.queues.ses_notifications import UnparseableNotification, parse_bod
 from domain.errors import QueueError
 from ports.queues import IncomingMessage
 
-MAX_BATCH = 10  # SQS's limit for receive_message and delete_message_batch
+MAX_BATCH = 10  # SQS's limit for receive_message and the batch calls
+MAX_BATCH_BYTES = 262_144  # SQS's limit for all the bodies of one send_message_batch
 
 
 def queue_name(url: str) -> str:
@@ -152,13 +154,70 @@ class SqsNotificationSource:
         return failed
 
 
-class SqsNotificationSink:
-    """The outgoing SQS queue: one JSON message per notification."""
+@dataclass(slots=True)
+class _Outgoing:
+    body: str
+    done: anyio.Event = field(default_factory=anyio.Event)
+    error: QueueError | None = None
 
-    def __init__(self, sqs: SqsConnection, url: str) -> None:
+
+class SqsNotificationSink:
+    """The outgoing SQS queue: one JSON message per notification.
+
+    Sends that arrive together (the worker handles a batch concurrently) leave in one
+    ``send_message_batch`` call: the first waits up to ``linger`` seconds for company, less
+    once ten are waiting. One call instead of ten saves nine thread hops and requests.
+    """
+
+    def __init__(self, sqs: SqsConnection, url: str, linger: float = 0.002) -> None:
         self._sqs = sqs
         self.url = url
+        self._linger = linger
+        self._waiting: list[_Outgoing] = []
+        self._full: anyio.Event | None = None
 
     async def send(self, notification: Mapping[str, object]) -> None:
-        body = json.dumps(notification, separators=(",", ":"))  # ASCII: no lone surrogates
-        await self._sqs.call(self.url, "send_message", MessageBody=body)
+        item = _Outgoing(json.dumps(notification, separators=(",", ":")))  # ASCII only
+        self._waiting.append(item)
+        if len(self._waiting) == 1:
+            with anyio.CancelScope(shield=True):  # the others wait on what this task sends
+                await self._lead()
+        elif len(self._waiting) >= MAX_BATCH and self._full is not None:
+            self._full.set()
+        await item.done.wait()
+        if item.error is not None:
+            raise item.error
+
+    async def _lead(self) -> None:
+        self._full = full = anyio.Event()
+        with anyio.move_on_after(self._linger):
+            await full.wait()
+        while self._waiting:
+            batch = _take_batch(self._waiting)
+            del self._waiting[: len(batch)]
+            await self._send_batch(batch)
+
+    async def _send_batch(self, batch: list[_Outgoing]) -> None:
+        entries = [{"Id": str(i), "MessageBody": item.body} for i, item in enumerate(batch)]
+        try:
+            response = await self._sqs.call(self.url, "send_message_batch", Entries=entries)
+            for entry in response.get("Failed", []):
+                batch[int(entry["Id"])].error = QueueError(
+                    f"SQS refused a message for {queue_name(self.url)}: {entry.get('Code')}"
+                )
+        except QueueError as exc:
+            for item in batch:
+                item.error = exc
+        for item in batch:
+            item.done.set()
+
+
+def _take_batch(waiting: list[_Outgoing]) -> list[_Outgoing]:
+    """The first messages that fit one batch call: at most 10 and 256 KiB in all."""
+    batch, size = [], 0
+    for item in waiting[:MAX_BATCH]:
+        size += len(item.body)
+        if batch and size > MAX_BATCH_BYTES:
+            break
+        batch.append(item)
+    return batch

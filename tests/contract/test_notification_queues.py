@@ -8,6 +8,7 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
+import anyio
 import pytest
 
 from adapters.queues.memory import MemoryNotificationSink, MemoryNotificationSource
@@ -193,6 +194,30 @@ async def test_the_sink_sends_one_json_object(queues: Queues) -> None:
     notification = {**ses.load("bounce-permanent"), "metadata": "m\u00e9ta \u2603"}
     await queues.sink().send(notification)
     assert queues.sent() == [notification]
+
+
+async def test_concurrent_sends_each_arrive_once(queues: Queues) -> None:
+    sink = queues.sink()
+    async with anyio.create_task_group() as group:
+        for i in range(13):  # more than one SQS batch
+            group.start_soon(sink.send, {"n": i, "body": "x" * 30_000})
+    assert sorted(d["n"] for d in queues.sent()) == list(range(13))
+
+
+async def test_concurrent_sends_to_an_unreachable_queue_each_fail(queues: Queues) -> None:
+    sink = queues.broken_sink()
+    failures: list[int] = []
+
+    async def send(i: int) -> None:
+        try:
+            await sink.send({"n": i})
+        except QueueError:
+            failures.append(i)
+
+    async with anyio.create_task_group() as group:
+        for i in range(12):
+            group.start_soon(send, i)
+    assert sorted(failures) == list(range(12))
 
 
 @pytest.mark.parametrize("what", ["receive", "delete", "send"])

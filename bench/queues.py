@@ -1,0 +1,161 @@
+"""Time the notification worker draining N SES notifications, beside a bare boto3 loop.
+
+Starts its own moto server, pre-loads N notifications (SNS-enveloped bounces, complaints and
+deliveries; default 100: moto slows down as a queue gets deeper) and times, alternating, on
+the same depth in the same run:
+  - worker:          the real container and adapters (SQLite or memory stores), forwarding
+                     every notification to an outgoing queue;
+  - worker, no sink: the same with no outgoing queue configured;
+  - bare:            boto3 receive_message (10) + delete_message_batch until all are gone.
+Prints the median rates and the ratios to bare. A benchmark: it prints, never asserts.
+
+    python bench/queues.py [--messages 100] [--runs 3] [--store sqlite|memory] [--concurrency 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from config.container import build_container  # noqa: E402
+from config.settings import load_settings  # noqa: E402
+from entrypoints.worker import Worker  # noqa: E402
+from tests.fixtures import ses  # noqa: E402
+from tests.servers import MotoServer, moto_server  # noqa: E402
+
+KINDS = ("bounce-permanent", "complaint", "delivery")
+
+
+def notification(i: int) -> str:
+    doc = ses.load(KINDS[i % len(KINDS)])
+    doc["mail"]["messageId"] = f"bench-{uuid.uuid4()}"
+    for part in ("bounce", "complaint"):
+        if part in doc:
+            doc[part]["feedbackId"] = f"bench-feedback-{uuid.uuid4()}"
+            key = "bouncedRecipients" if part == "bounce" else "complainedRecipients"
+            doc[part][key] = [{"emailAddress": f"bench.{i}@example.com"}]
+    return json.dumps(ses.sns_envelope(doc))
+
+
+def preload(moto: MotoServer, count: int) -> tuple[str, str]:
+    """Fresh incoming and outgoing queues, the incoming one holding ``count`` messages."""
+    sqs = moto.client("sqs")
+    suffix = uuid.uuid4().hex[:8]
+    incoming = sqs.create_queue(QueueName=f"in-{suffix}")["QueueUrl"]
+    outgoing = sqs.create_queue(QueueName=f"out-{suffix}")["QueueUrl"]
+    for start in range(0, count, 10):
+        entries = [
+            {"Id": str(i), "MessageBody": notification(i)}
+            for i in range(start, min(count, start + 10))
+        ]
+        sqs.send_message_batch(QueueUrl=incoming, Entries=entries)
+    return incoming, outgoing
+
+
+def time_worker(
+    moto: MotoServer, count: int, store: str, concurrency: int, forward: bool, tmp: Path
+) -> float:
+    incoming, outgoing = preload(moto, count)
+    settings = load_settings(
+        env="test",
+        hmackey="bench key",
+        deliveryproblems={"backend": store},
+        messagedata={"backend": store},
+        sqlite={"path": str(tmp / f"{uuid.uuid4().hex}.sqlite3")},
+        aws={
+            "region": "us-east-1",
+            "keys": {"access": "testing", "secret": "testing"},
+            "sqsurls": {"bounce": incoming, "notification": outgoing if forward else None},
+        },
+        worker={"waitseconds": 1, "concurrency": concurrency},
+    )
+    container = build_container(settings)
+    work = Worker(container.notification_sources(), container.handle_notification(), concurrency)
+    container.sqs().client_for(
+        incoming
+    )  # create the client outside the timing, like a warm process
+
+    async def drain() -> float:
+        stop = anyio.Event()
+        async with anyio.create_task_group() as group:
+            started = time.perf_counter()
+            group.start_soon(work.run, stop)
+            while work.counts.processed < count:
+                await anyio.sleep(0.002)
+            elapsed = time.perf_counter() - started
+            stop.set()
+        return elapsed
+
+    elapsed = anyio.run(drain)
+    if work.counts.failed or work.counts.unparseable:
+        print(f"  warning: {work.counts}", file=sys.stderr)
+    return elapsed
+
+
+def time_bare(moto: MotoServer, count: int) -> float:
+    incoming, _ = preload(moto, count)
+    sqs = moto.client("sqs")
+    deleted = 0
+    started = time.perf_counter()
+    while deleted < count:
+        response: dict[str, Any] = sqs.receive_message(
+            QueueUrl=incoming, MaxNumberOfMessages=10, WaitTimeSeconds=1
+        )
+        messages = response.get("Messages", [])
+        if messages:
+            entries = [
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)
+            ]
+            result = sqs.delete_message_batch(QueueUrl=incoming, Entries=entries)
+            deleted += len(result.get("Successful", []))
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=100, help="queue depth (keep <= 100)")
+    parser.add_argument("--runs", type=int, default=3, help="alternating runs per target")
+    parser.add_argument("--store", choices=["sqlite", "memory"], default="sqlite")
+    parser.add_argument("--concurrency", type=int, default=10)
+    args = parser.parse_args()
+
+    rates: dict[str, list[float]] = {"worker": [], "worker, no sink": [], "bare": []}
+    with moto_server() as moto, tempfile.TemporaryDirectory(prefix="fxa-bench-") as tmp:
+        time_bare(moto, 10)  # warm moto up
+        for run in range(args.runs):
+            for name in rates:
+                moto.reset()
+                if name == "bare":
+                    elapsed = time_bare(moto, args.messages)
+                else:
+                    forward = name == "worker"
+                    elapsed = time_worker(
+                        moto, args.messages, args.store, args.concurrency, forward, Path(tmp)
+                    )
+                rates[name].append(args.messages / elapsed)
+                print(f"run {run + 1} {name:16} {args.messages / elapsed:8.1f} messages/s")
+
+    bare = statistics.median(rates["bare"])
+    print(
+        f"\n{args.messages} messages, {args.store} stores, concurrency {args.concurrency}, "
+        f"median of {args.runs}:"
+    )
+    for name, values in rates.items():
+        median = statistics.median(values)
+        print(f"  {name:16} {median:8.1f} messages/s   {median / bare:5.2f}x bare")
+
+
+if __name__ == "__main__":
+    main()
