@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from email.utils import getaddresses
 from typing import Any
 
 import anyio
@@ -18,25 +19,40 @@ logger = logging.getLogger(__name__)
 def mail_body(email: Email, sender: Sender) -> dict[str, Any]:
     """The v3 ``/mail/send`` JSON for ``email``: the same parts and headers as the MIME one."""
     # Sendgrid refuses an address that appears twice in one personalization.
-    cc = [a for a in dict.fromkeys(email.cc) if a.lower() != email.to.lower()]
+    seen = {email.to.lower()}
+    cc = []
+    for address in email.cc:
+        if address.lower() not in seen:
+            seen.add(address.lower())
+            cc.append(address)
     personalization: dict[str, Any] = {"to": [{"email": email.to}]}
     if cc:
         personalization["cc"] = [{"email": address} for address in cc]
-    sender_json = {"email": sender.address}
-    if sender.name:
-        sender_json["name"] = sender.name
     content = [{"type": "text/plain", "value": email.text}]
     if email.html is not None:
         content.append({"type": "text/html", "value": email.html})
     body: dict[str, Any] = {
         "personalizations": [personalization],
-        "from": sender_json,
+        "from": _address(sender.address, sender.name),
         "subject": email.subject,
         "content": content,
     }
-    if email.headers:
-        body["headers"] = dict(email.headers)
+    headers = dict(email.headers)
+    # Reply-To is one of Sendgrid's reserved headers: it has its own fields instead.
+    reply_to = next((k for k in headers if k.lower() == "reply-to"), None)
+    if reply_to is not None:
+        addresses = [_address(a, n) for n, a in getaddresses([headers.pop(reply_to)])]
+        if len(addresses) == 1:
+            body["reply_to"] = addresses[0]
+        else:
+            body["reply_to_list"] = addresses
+    if headers:
+        body["headers"] = headers
     return body
+
+
+def _address(address: str, name: str = "") -> dict[str, str]:
+    return {"email": address, "name": name} if name else {"email": address}
 
 
 class SendgridEmailProvider:

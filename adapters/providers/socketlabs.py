@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from email.utils import getaddresses
 from typing import Any
 
 import httpx
@@ -16,12 +17,9 @@ logger = logging.getLogger(__name__)
 
 def injection_body(email: Email, sender: Sender, server_id: int, api_key: str) -> dict[str, Any]:
     """The PostBody of the Injection API for one message carrying our own ``MessageId``."""
-    sender_json = {"EmailAddress": sender.address}
-    if sender.name:
-        sender_json["FriendlyName"] = sender.name
     message: dict[str, Any] = {
         "To": [{"EmailAddress": email.to}],
-        "From": sender_json,
+        "From": _address(sender.address, sender.name),
         "Subject": email.subject,
         "TextBody": email.text,
         "Charset": "UTF-8",
@@ -30,9 +28,22 @@ def injection_body(email: Email, sender: Sender, server_id: int, api_key: str) -
         message["Cc"] = [{"EmailAddress": address} for address in email.cc]
     if email.html is not None:
         message["HtmlBody"] = email.html
-    if email.headers:
-        message["CustomHeaders"] = [{"Name": n, "Value": v} for n, v in email.headers]
+    headers = list(email.headers)
+    for index, (name, value) in enumerate(headers):
+        # Reply-To has its own field; several addresses can only travel as a header.
+        addresses = getaddresses([value]) if name.lower() == "reply-to" else []
+        if len(addresses) == 1:
+            reply_name, reply_address = addresses[0]
+            message["ReplyTo"] = _address(reply_address, reply_name)
+            del headers[index]
+            break
+    if headers:
+        message["CustomHeaders"] = [{"Name": n, "Value": v} for n, v in headers]
     return {"ServerId": server_id, "APIKey": api_key, "Messages": [message]}
+
+
+def _address(address: str, name: str = "") -> dict[str, str]:
+    return {"EmailAddress": address, "FriendlyName": name} if name else {"EmailAddress": address}
 
 
 class SocketlabsEmailProvider:

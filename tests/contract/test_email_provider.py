@@ -48,6 +48,7 @@ EMAIL = Email(
         ("X-Template-Name", "verifyEmail"),
         ("X-Device-Id", "dévice-1"),
         ("Content-Language", "fr"),
+        ("Reply-To", "support@example.com"),
     ),
 )
 KINDS = ["mock", "ses", "smtp", "sendgrid", "socketlabs"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from email.utils import formataddr
 from typing import Any
 
 from tests.doubles.http import HttpDouble, Received, Reply
@@ -63,8 +64,17 @@ class SendgridDouble(HttpDouble):
             subject=body["subject"],
             text=content["text/plain"],
             html=content.get("text/html"),
-            headers=body.get("headers", {}),
+            headers=_headers(body),
         )
+
+
+def _headers(body: dict[str, Any]) -> dict[str, str]:
+    headers = dict(body.get("headers", {}))
+    replies = body.get("reply_to_list") or ([body["reply_to"]] if "reply_to" in body else [])
+    if replies:
+        names = [formataddr((r.get("name", ""), r["email"])) for r in replies]
+        headers["Reply-To"] = ", ".join(names)
+    return headers
 
 
 def _check(body: Any) -> tuple[str, str] | None:
@@ -102,6 +112,10 @@ def _check(body: Any) -> tuple[str, str] | None:
             "requires the email parameter, but may also contain a name parameter.",
             "from",
         )
+    if "reply_to" in body and not _is_address(body["reply_to"]):
+        return "The reply_to email does not contain a valid address.", "reply_to"
+    if "reply_to" in body and "reply_to_list" in body:
+        return "You can either choose to use 'reply_to' field or 'reply_to_list' but not both.", ""
     if not isinstance(body.get("subject"), str) or not body["subject"]:
         return "The subject is required.", "subject"
     content = body.get("content")

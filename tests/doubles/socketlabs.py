@@ -8,6 +8,7 @@ InvalidData, NoMessages ...), ``MessageResults`` (per failed message: ``Index``,
 from __future__ import annotations
 
 import secrets
+from email.utils import formataddr
 from typing import Any
 
 from tests.doubles.http import HttpDouble, Received, Reply
@@ -65,8 +66,18 @@ class SocketlabsDouble(HttpDouble):
             subject=message["Subject"],
             text=message["TextBody"],
             html=message.get("HtmlBody"),
-            headers={h["Name"]: h["Value"] for h in message.get("CustomHeaders") or []},
+            headers=_headers(message),
         )
+
+
+def _headers(message: dict[str, Any]) -> dict[str, str]:
+    headers = {h["Name"]: h["Value"] for h in message.get("CustomHeaders") or []}
+    reply_to = message.get("ReplyTo")
+    if reply_to:
+        headers["Reply-To"] = formataddr(
+            (reply_to.get("FriendlyName", ""), reply_to["EmailAddress"])
+        )
+    return headers
 
 
 def _check(message: Any) -> str | None:
@@ -80,6 +91,8 @@ def _check(message: Any) -> str | None:
         return "NoValidRecipients"
     if not _is_address(message.get("From")):
         return "InvalidFromAddress"
+    if message.get("ReplyTo") is not None and not _is_address(message["ReplyTo"]):
+        return "InvalidData"
     if not message.get("Subject"):
         return "EmptySubject"
     if not (message.get("TextBody") or message.get("HtmlBody")):

@@ -30,7 +30,11 @@ REQUEST: dict[str, Any] = {
     "cc": ["cc.one@example.org", "cc-two@example.net"],
     "subject": "Confirmez — ✓ votre adresse",
     "body": {"text": "Héllo\nsecond line", "html": "<p>Héllo <b>ünïcødé</b></p>"},
-    "headers": {"X-Template-Name": "verifyEmail", "X-Flow-Id": "fl0w-ïd"},
+    "headers": {
+        "X-Template-Name": "verifyEmail",
+        "X-Flow-Id": "fl0w-ïd",
+        "Reply-To": "support@example.com",
+    },
     "metadata": "opaque relier data",
 }
 REAL = ["ses", "smtp", "sendgrid", "socketlabs"]
