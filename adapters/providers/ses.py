@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 import anyio
@@ -40,29 +41,42 @@ class SesEmailProvider:
     ) -> None:
         self._sender = sender
         self._limiter = anyio.CapacityLimiter(max_concurrency)
-        config = Config(
+        self._config = Config(
             connect_timeout=timeout,
             read_timeout=timeout,
             retries={"mode": retry_mode, "total_max_attempts": max_attempts},
             max_pool_connections=max_concurrency,
         )
-        credentials: dict[str, Any] = {}
+        self._session_args: dict[str, Any] = {"region_name": region}
         if access_key and secret_key:
-            credentials = {"aws_access_key_id": access_key, "aws_secret_access_key": secret_key}
-        # A session of its own: boto3's default session is not safe to share across threads.
-        session = boto3.session.Session(region_name=region, **credentials)
-        self._client = session.client("ses", config=config)
+            self._session_args["aws_access_key_id"] = access_key
+            self._session_args["aws_secret_access_key"] = secret_key
+        self._client: Any = None
+        self._client_lock = threading.Lock()
+
+    def _ses(self) -> Any:
+        """The process's one client, made on first use in a worker thread (it takes ~0.1 s of
+        CPU, which neither the event loop nor a deployment that never sends through SES pays).
+        """
+        with self._client_lock:
+            if self._client is None:
+                # A session of its own: boto3's default session is not thread-safe.
+                session = boto3.session.Session(**self._session_args)
+                self._client = session.client("ses", config=self._config)
+            return self._client
+
+    def _send_raw(self, email: Email, raw: bytes) -> Any:
+        return self._ses().send_raw_email(
+            Source=self._sender.address,
+            Destinations=list(email.recipients),
+            RawMessage={"Data": raw},
+        )
 
     async def send(self, email: Email) -> str:
         raw = message_bytes(build_message(email, self._sender))
         try:
             response = await anyio.to_thread.run_sync(
-                lambda: self._client.send_raw_email(
-                    Source=self._sender.address,
-                    Destinations=list(email.recipients),
-                    RawMessage={"Data": raw},
-                ),
-                limiter=self._limiter,
+                self._send_raw, email, raw, limiter=self._limiter
             )
         except ClientError as exc:
             error = exc.response.get("Error", {})
@@ -76,4 +90,5 @@ class SesEmailProvider:
         return str(response["MessageId"])
 
     async def aclose(self) -> None:
-        self._client.close()
+        if self._client is not None:
+            self._client.close()
