@@ -7,7 +7,15 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -161,6 +169,12 @@ class SqsUrls(Section):
         if not value.startswith(("http://", "https://")):
             raise ValueError("not an http(s) URL")
         return value
+
+    @model_validator(mode="after")
+    def _no_loop(self) -> SqsUrls:
+        if self.notification is not None and self.notification in self.incoming:
+            raise ValueError("notification must not be an incoming queue (it would loop)")
+        return self
 
     @property
     def incoming(self) -> list[str]:

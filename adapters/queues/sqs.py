@@ -71,6 +71,7 @@ class SqsConnection:
         self._max_threads = max_threads
         self._lock = threading.Lock()
         self._clients: dict[str | None, Any] = {}
+        self._by_url: dict[str, Any] = {}
         self._limiter: anyio.CapacityLimiter | None = None
 
     def _client(self, endpoint: str | None) -> Any:
@@ -83,17 +84,21 @@ class SqsConnection:
             return client
 
     def client_for(self, queue_url: str) -> Any:
+        client = self._by_url.get(queue_url)
+        if client is None:
+            client = self._by_url[queue_url] = self._client(self._endpoint_for(queue_url))
+        return client
+
+    def _endpoint_for(self, queue_url: str) -> str | None:
         default = self._client(None)
         if not _is_aws(urlsplit(default.meta.endpoint_url).hostname):
-            return default  # an endpoint was configured: honour it
+            return None  # an endpoint was configured: honour it
         parts = urlsplit(queue_url)
-        if _is_aws(parts.hostname):
-            return default
-        return self._client(f"{parts.scheme}://{parts.netloc}")
+        return None if _is_aws(parts.hostname) else f"{parts.scheme}://{parts.netloc}"
 
     async def aclose(self) -> None:
         with self._lock:
-            clients, self._clients = list(self._clients.values()), {}
+            clients, self._clients, self._by_url = list(self._clients.values()), {}, {}
         for client in clients:
             client.close()
 
@@ -214,7 +219,8 @@ class SqsNotificationSink:
 
 def _take_batch(waiting: list[_Outgoing]) -> list[_Outgoing]:
     """The first messages that fit one batch call: at most 10 and 256 KiB in all."""
-    batch, size = [], 0
+    batch: list[_Outgoing] = []
+    size = 0
     for item in waiting[:MAX_BATCH]:
         size += len(item.body)
         if batch and size > MAX_BATCH_BYTES:
