@@ -29,7 +29,9 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def run_command(*args: str, cwd: Path, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def run_command(
+    *args: str, cwd: Path, env: dict[str, str], timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [command_path(), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
     )
