@@ -62,6 +62,8 @@ def parse_send_request(raw: bytes, max_recipients: int) -> SendCommand:
             cc.append(address)
     subject = check_no_newline(request.subject, "subject")
     headers = tuple(check_header(name, value) for name, value in (request.headers or {}).items())
+    if len({name.lower() for name, _ in headers}) != len(headers):
+        raise InvalidPayload("headers: the same header name given twice", field="headers")
     if request.metadata is not None and len(request.metadata.encode("utf-8")) > MAX_METADATA_BYTES:
         raise InvalidPayload(f"metadata: longer than {MAX_METADATA_BYTES} bytes", field="metadata")
     email = Email(

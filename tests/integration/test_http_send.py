@@ -119,6 +119,7 @@ async def test_everything_reaches_the_provider(service: Service) -> None:
         ({**VALID, "headers": {"content-type": "text/plain"}}, "headers.content-type"),
         ({**VALID, "headers": {"X-A": "v\r\nBcc: spy@example.com"}}, "headers.X-A"),
         ({**VALID, "headers": {"X A": "v"}}, "headers.X A"),
+        ({**VALID, "headers": {"Reply-To": "a@example.com", "reply-to": "b@x.com"}}, "headers"),
         ({**VALID, "metadata": {"not": "a string"}}, "metadata"),
         ({**VALID, "metadata": "x" * 4097}, "metadata"),
         ({**VALID, "provider": 7}, "provider"),
