@@ -151,11 +151,13 @@ class RedisDeliveryProblemStore:
         member = f"{problem.created_at}:{int(problem.type)}:{int(problem.subtype)}:{tag}"
         cutoff = self._clock.now_ms() - self._retention_ms
         try:
+            client = self._conn.client
             if self._script is None:
-                self._script = self._conn.client.register_script(_RECORD)
-            added = await self._script(
+                self._script = client.register_script(_RECORD)
+            added = await self._script(  # EVALSHA; loads the script again after a restart
                 keys=keys,
                 args=[cutoff, problem.created_at, member, self._retention_ms, self._max_records],
+                client=client,
             )
         except (RedisError, OSError) as exc:
             raise _store_error(exc) from exc

@@ -1,4 +1,5 @@
-"""Redis stores under stress: a killed, frozen or restarted server, and racing clients."""
+"""Redis stores beyond the contract: a killed, frozen or restarted server, racing clients,
+keys without personal data, and bounded growth."""
 
 from __future__ import annotations
 
@@ -148,5 +149,21 @@ async def test_keys_hold_no_address_or_message_id() -> None:
             assert "provider-id-42" not in key and "private" not in key.lower()
             assert "example" not in key
             assert await conn.client.pttl(key) > 0  # everything expires
+    finally:
+        await conn.aclose()
+
+
+async def test_an_address_keeps_only_its_newest_records() -> None:
+    clock = FakeClock()
+    conn = await fresh_redis()
+    try:
+        problems = RedisDeliveryProblemStore(conn, HASHER, clock, YEAR, max_records=5)
+        for _ in range(8):
+            clock.advance(1)
+            await problems.record(bounce("busy@example.com", clock))
+
+        fetched = await problems.fetch("busy@example.com")
+
+        assert [p.created_at for p in fetched] == [clock.now_ms() - n * 1000 for n in range(5)]
     finally:
         await conn.aclose()
