@@ -138,7 +138,10 @@ class RedisDeliveryProblemStore:
             )
         except (RedisError, OSError) as exc:
             raise _store_error(exc) from exc
-        return [_decode(address, member) for member in members]
+        try:
+            return [_decode(address, member) for member in members]
+        except ValueError as exc:  # not written by this service
+            raise StoreError("redis store holds an unreadable delivery-problem record") from exc
 
     async def record(self, problem: DeliveryProblem) -> bool:
         key = self._key(problem.address)
@@ -216,6 +219,8 @@ class RedisMessageDataStore:
         if value is None:
             return None
         expires_at, _, metadata = value.partition(":")
+        if not expires_at.isdigit():  # not written by this service
+            raise StoreError("redis store holds an unreadable metadata record")
         if int(expires_at) <= self._clock.now_ms():
             return None
         return metadata
