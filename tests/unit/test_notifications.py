@@ -135,9 +135,7 @@ async def test_one_problem_per_recipient_even_when_a_recipient_is_listed_twice(
 
 async def test_a_delivery_records_nothing_and_is_forwarded(world: World) -> None:
     original = {"notificationType": "Delivery", "mail": {"messageId": "m-3"}}
-    handled = await world.handle(
-        Notification("m-3", Delivery(("d@example.com",), WHEN), original)
-    )
+    handled = await world.handle(Notification("m-3", Delivery(("d@example.com",), WHEN), original))
     assert (handled.recorded, handled.forwarded) == (0, True)
     assert await world.problems.fetch("d@example.com") == []
     assert world.sink.sent == [original]
