@@ -1,0 +1,92 @@
+"""SIGTERM: `serve` stops taking new work, finishes the send in flight and exits 0."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from aiosmtpd.controller import Controller
+
+from tests.e2e.service import clean_env, serve
+from tests.servers import free_port
+
+
+def wait_until_refused(port: int, timeout: float) -> bool:
+    """Poll (with a deadline) until nothing accepts connections on ``port`` any more."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+        except OSError:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+class HeldHandler:
+    """Accepts DATA only once the test releases it, so a send stays in flight."""
+
+    def __init__(self) -> None:
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        self.delivered: list[bytes] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        self.entered.set()
+        released = await asyncio.get_running_loop().run_in_executor(None, self.release.wait, 30)
+        if not released:
+            return "451 4.3.0 test never released the message"
+        self.delivered.append(bytes(envelope.content))
+        return "250 2.0.0 OK"
+
+
+def test_sigterm_finishes_the_send_in_flight_then_exits_zero(tmp_path: Path) -> None:
+    handler = HeldHandler()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    env = clean_env(
+        FXA_EMAIL_ENV="test",
+        FXA_EMAIL_SMTP_HOST="127.0.0.1",
+        FXA_EMAIL_SMTP_PORT=str(controller.port),
+        FXA_EMAIL_SMTP_TIMEOUT="30",
+    )
+    answers: list[httpx.Response] = []
+    try:
+        with serve(tmp_path, env) as service:
+            request = threading.Thread(
+                target=lambda: answers.append(
+                    httpx.post(
+                        f"{service.url}/send",
+                        json={
+                            "to": "inflight@example.com",
+                            "subject": "in flight",
+                            "body": {"text": "finish me"},
+                            "provider": "smtp",
+                        },
+                        timeout=60,
+                    )
+                )
+            )
+            request.start()
+            assert handler.entered.wait(30), "the send never reached the SMTP server"
+
+            service.process.send_signal(signal.SIGTERM)
+            stopped_listening = wait_until_refused(service.port, timeout=30)
+            handler.release.set()
+            request.join(60)
+            exit_code = service.process.wait(timeout=60)
+    finally:
+        handler.release.set()
+        controller.stop()
+
+    assert stopped_listening, "still accepting connections after SIGTERM"
+    assert [a.status_code for a in answers] == [200], [a.text for a in answers]
+    assert answers[0].json()["messageId"].startswith("smtp:")
+    assert len(handler.delivered) == 1 and b"finish me" in handler.delivered[0]
+    assert exit_code == 0
