@@ -15,7 +15,6 @@ import argparse
 import asyncio
 import collections
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,26 +23,11 @@ from pathlib import Path
 
 import httpx
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.servers import free_port, wait_until_listening  # noqa: E402
+
 BODY = {"to": "outage@example.com", "subject": "s", "body": {"text": "t"}, "metadata": "m"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_listening(port: int, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"process for port {port} exited with {process.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit(f"nothing listening on port {port}")
 
 
 def start_redis(port: int) -> subprocess.Popen[bytes]:
@@ -52,7 +36,7 @@ def start_redis(port: int) -> subprocess.Popen[bytes]:
         + ["--save", "", "--appendonly", "no", "--logfile", ""],
         stdout=subprocess.DEVNULL,
     )
-    wait_listening(port, process)
+    wait_until_listening(port, process, timeout=30)
     return process
 
 
@@ -130,7 +114,7 @@ def main() -> None:
         stderr=(work / "service.log").open("w"),
     )
     try:
-        wait_listening(service_port, service)
+        wait_until_listening(service_port, service, timeout=30)
         print(
             f"POST /send, {args.connections} clients, {args.phase:g}s per phase, "
             f"private Redis on port {redis_port}, service pid {service.pid}"

@@ -18,15 +18,17 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.servers import free_port, wait_until_listening  # noqa: E402
+
 BODY = {
     "to": "bench.recipient@example.com",
     "cc": ["bench.cc@example.com"],
@@ -45,25 +47,6 @@ done = function(summary, latency, requests)
     summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
 end
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_listening(port: int, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"server on {port} exited with {process.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit(f"server on {port} never listened")
 
 
 def wrk(url: str, script: Path, connections: int, duration: int) -> dict[str, float]:
@@ -123,7 +106,7 @@ def main() -> None:
     ports = {"service": service_port, "bare": bare_port}
     try:
         for name, process in servers.items():
-            wait_listening(ports[name], process)
+            wait_until_listening(ports[name], process, timeout=30)
         results: dict[str, list[dict[str, float]]] = {"bare": [], "service": []}
         for name in results:  # warm-up, not counted
             wrk(f"http://127.0.0.1:{ports[name]}/send", script, args.connections, 2)
