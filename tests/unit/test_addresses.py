@@ -43,6 +43,8 @@ def test_valid_addresses(given: str, expected: str) -> None:
         "x" * 65 + "@example.com",
         "a@" + ".".join(["b" * 60] * 5),
         'a"b@example.com',
+        "foo@example.com\n",
+        "foo\n@example.com",
     ],
 )
 def test_invalid_addresses(given: str) -> None:
@@ -68,3 +70,7 @@ def test_malformed_headers_are_refused(name: str, value: str) -> None:
 
 def test_extra_header_passes() -> None:
     assert check_header("X-Template-Name", "verifyEmail") == ("X-Template-Name", "verifyEmail")
+    assert check_header("X-" + "a" * 74, "tab\tand \u00fcnicode") == (
+        "X-" + "a" * 74,
+        "tab\tand \u00fcnicode",
+    )
