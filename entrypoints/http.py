@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from http import HTTPStatus
 from importlib import metadata as importlib_metadata
 from pathlib import Path
@@ -21,11 +22,13 @@ from starlette.routing import Route
 
 from config.container import Container, health_checks, shutdown
 from domain.errors import (
+    AccountsDbError,
     BodyTooLarge,
     InternalError,
     MethodNotAllowed,
     RouteNotFound,
     ServiceError,
+    StoreError,
     UnsupportedMediaType,
 )
 from entrypoints.requests import parse_send_request
@@ -34,7 +37,14 @@ logger = logging.getLogger(__name__)
 HEALTH_TIMEOUT_SECONDS = 5.0
 
 
-def error_response(error: ServiceError) -> JSONResponse:
+# Store errors carry hosts, ports and database names for the logs; callers get the errno.
+_PUBLIC_MESSAGES = {
+    AccountsDbError.errno: "the accounts database failed",
+    StoreError.errno: "the service's store failed",
+}
+
+
+def error_response(error: ServiceError, headers: Mapping[str, str] | None = None) -> Response:
     body: dict[str, Any] = {
         "code": error.status,
         "errno": error.errno,
@@ -42,10 +52,13 @@ def error_response(error: ServiceError) -> JSONResponse:
         "message": error.message,
         **error.extra,
     }
-    headers = (
-        {"Retry-After": str(error.extra["retryAfter"])} if "retryAfter" in error.extra else None
-    )
-    return JSONResponse(body, status_code=error.status, headers=headers)
+    if isinstance(error, StoreError):
+        body["message"] = _PUBLIC_MESSAGES[error.errno]
+    headers = dict(headers or {})
+    if "retryAfter" in error.extra:
+        headers["Retry-After"] = str(error.extra["retryAfter"])
+    # ensure_ascii: a field name echoed from the request may hold a lone surrogate.
+    return Response(json.dumps(body), error.status, headers, "application/json")
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -110,7 +123,9 @@ def create_app(container: Container) -> Starlette:
     async def not_found(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
         if exc.status_code == 405:
-            return error_response(MethodNotAllowed(f"{request.method} is not allowed here"))
+            return error_response(
+                MethodNotAllowed(f"{request.method} is not allowed here"), exc.headers
+            )
         if exc.status_code == 404:
             return error_response(RouteNotFound(f"no route {request.url.path}"))
         return error_response(ServiceError(str(exc.detail)))
@@ -120,7 +135,7 @@ def create_app(container: Container) -> Starlette:
         yield
         await shutdown(container)
 
-    return Starlette(
+    app = Starlette(
         routes=[
             Route("/send", send, methods=["POST"]),
             Route("/__lbheartbeat__", lbheartbeat, methods=["GET", "HEAD"]),
@@ -130,6 +145,8 @@ def create_app(container: Container) -> Starlette:
         exception_handlers={HTTPException: not_found},
         lifespan=lifespan,
     )
+    app.router.redirect_slashes = False  # /send/ is a 404, not a redirect built from Host
+    return app
 
 
 def _as_dockerflow_check(name: str, ping: Any) -> Any:

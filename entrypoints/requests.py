@@ -7,46 +7,65 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from domain.addresses import check_header, check_no_newline, normalise_address
+from domain.addresses import check_header, check_header_value, check_text, normalise_address
 from domain.errors import InvalidPayload
 from domain.model import Email, SendCommand
 
 MAX_METADATA_BYTES = 4096
+# pydantic's wording names its own classes; a relier wants the JSON type.
+_MESSAGES = {
+    "missing": "required",
+    "string_type": "expected a string",
+    "dict_type": "expected an object",
+    "model_type": "expected an object",
+    "model_attributes_type": "expected an object",
+    "list_type": "expected an array of strings",
+}
 
 
-class _Body(BaseModel):
+class Body(BaseModel):
     model_config = ConfigDict(strict=True, extra="ignore")
 
     text: str
     html: str | None = None
 
 
-class _SendRequest(BaseModel):
+class SendRequest(BaseModel):
     model_config = ConfigDict(strict=True, extra="ignore")
 
     to: str
     cc: list[str] | None = None
     subject: str
-    body: _Body
+    body: Body
     headers: dict[str, str] | None = None
     provider: str | None = None
     metadata: str | None = None
 
 
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def parse_json(raw: bytes) -> Any:
+    """Strict JSON: no NaN/Infinity; too deep or too large numbers are refused, not a crash."""
+    try:
+        return json.loads(raw, parse_constant=_refuse_constant)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise InvalidPayload("body: not valid JSON") from None
+
+
 def parse_send_request(raw: bytes, max_recipients: int) -> SendCommand:
     """Validate a request body; raise InvalidPayload (errno 101) naming the field at fault."""
-    try:
-        data: Any = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidPayload("body: not valid JSON") from None
+    data = parse_json(raw)
     if not isinstance(data, dict):
         raise InvalidPayload("body: expected a JSON object")
     try:
-        request = _SendRequest.model_validate(data)
+        request = SendRequest.model_validate(data)
     except ValidationError as exc:
         error = exc.errors()[0]
         field = ".".join(str(part) for part in error["loc"])
-        raise InvalidPayload(f"{field}: {error['msg']}", field=field) from None
+        message = _MESSAGES.get(error["type"], str(error["msg"]))
+        raise InvalidPayload(f"{field}: {message}", field=field) from None
 
     if 1 + len(request.cc or ()) > max_recipients:
         raise InvalidPayload(
@@ -60,18 +79,17 @@ def parse_send_request(raw: bytes, max_recipients: int) -> SendCommand:
         if address.lower() not in seen:
             seen.add(address.lower())
             cc.append(address)
-    subject = check_no_newline(request.subject, "subject")
+    subject = check_header_value(request.subject, "subject")
+    text = check_text(request.body.text, "body.text")
+    html = None if request.body.html is None else check_text(request.body.html, "body.html")
     headers = tuple(check_header(name, value) for name, value in (request.headers or {}).items())
     if len({name.lower() for name, _ in headers}) != len(headers):
         raise InvalidPayload("headers: the same header name given twice", field="headers")
-    if request.metadata is not None and len(request.metadata.encode("utf-8")) > MAX_METADATA_BYTES:
-        raise InvalidPayload(f"metadata: longer than {MAX_METADATA_BYTES} bytes", field="metadata")
-    email = Email(
-        to=to,
-        cc=tuple(cc),
-        subject=subject,
-        text=request.body.text,
-        html=request.body.html,
-        headers=headers,
-    )
+    if request.metadata is not None:
+        metadata = check_text(request.metadata, "metadata")
+        if len(metadata.encode("utf-8")) > MAX_METADATA_BYTES:
+            raise InvalidPayload(
+                f"metadata: longer than {MAX_METADATA_BYTES} bytes", field="metadata"
+            )
+    email = Email(to=to, cc=tuple(cc), subject=subject, text=text, html=html, headers=headers)
     return SendCommand(email=email, provider=request.provider, metadata=request.metadata)

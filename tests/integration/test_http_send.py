@@ -23,7 +23,7 @@ class Service:
     def __init__(self, container: Container, client: httpx.AsyncClient) -> None:
         self.container = container
         self.client = client
-        self.provider: RecordingProvider = container.mock_provider()
+        self.provider: RecordingProvider = container.mock_provider()  # type: ignore[assignment]
         self.problems = container.delivery_problems()
         self.messages = container.message_data()
 
@@ -110,6 +110,14 @@ async def test_everything_reaches_the_provider(service: Service) -> None:
         ({k: v for k, v in VALID.items() if k != "subject"}, "subject"),
         ({**VALID, "subject": "two\nlines"}, "subject"),
         ({**VALID, "subject": "cr\rinside"}, "subject"),
+        ({**VALID, "subject": "vertical\x0btab"}, "subject"),
+        ({**VALID, "subject": "line\u2028separator"}, "subject"),
+        ({**VALID, "subject": "lone \ud83d surrogate"}, "subject"),
+        ({**VALID, "to": "foo@example.com\n"}, "to"),
+        ({**VALID, "body": {"text": "lone \udc00 surrogate"}}, "body.text"),
+        ({**VALID, "body": {"text": "t", "html": "\ud800"}}, "body.html"),
+        ({**VALID, "metadata": "\udfff"}, "metadata"),
+        ({**VALID, "headers": {"X-A": "v\x0cw"}}, "headers.X-A"),
         ({**VALID, "body": {"html": "<p>only html</p>"}}, "body.text"),
         ({**VALID, "body": "text"}, "body"),
         ({**VALID, "body": {"text": 1}}, "body.text"),
@@ -132,10 +140,30 @@ async def test_invalid_payloads_are_refused(
     service.assert_nothing_sent_or_stored()
 
 
-@pytest.mark.parametrize("raw", [b"{not json", b"[1, 2]", b'"string"', b"", b"\xff\xfe"])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"{not json",
+        b"[1, 2]",
+        b'"string"',
+        b"",
+        b"\xff\xfe",
+        b'{"to": "foo@example.com", "subject": NaN, "body": {"text": "t"}}',
+        b'{"to": "foo@example.com", "x": Infinity, "subject": "s", "body": {"text": "t"}}',
+        b'{"x": ' + b"[" * 5000 + b"]" * 5000 + b"}",
+    ],
+)
 async def test_malformed_json_is_refused(service: Service, raw: bytes) -> None:
-    assert_error(await service.post(raw), 400, 101)
+    body = assert_error(await service.post(raw), 400, 101)
+    assert "JSON" in body["message"]
     service.assert_nothing_sent_or_stored()
+
+
+async def test_type_errors_speak_json_not_python(service: Service) -> None:
+    body = assert_error(await service.post({**VALID, "body": "text"}), 400, 101, field="body")
+    assert body["message"] == "body: expected an object"
+    body = assert_error(await service.post({**VALID, "to": None}), 400, 101, field="to")
+    assert body["message"] == "to: expected a string"
 
 
 async def test_metadata_of_exactly_4_kib_is_accepted(service: Service) -> None:
@@ -206,6 +234,7 @@ async def test_store_failures(
 
     body = assert_error(await service.post({**VALID, "metadata": "m"}), status, errno)
     assert "foo@example.com" not in json.dumps(body)
+    assert "store is down" not in body["message"]  # hosts and names stay in the logs
     service.assert_nothing_sent_or_stored()
 
 
@@ -257,8 +286,18 @@ async def test_unknown_route_is_404(service: Service) -> None:
     assert_error(await service.client.get("/nowhere"), 404, 123)
 
 
+async def test_trailing_slash_is_404_not_a_redirect(service: Service) -> None:
+    response = await service.client.post(
+        "/send/", content=json.dumps(VALID), headers={"Content-Type": "application/json"}
+    )
+    assert_error(response, 404, 123)
+    service.assert_nothing_sent_or_stored()
+
+
 async def test_wrong_method_is_405(service: Service) -> None:
-    assert_error(await service.client.get("/send"), 405, 123)
+    response = await service.client.get("/send")
+    assert_error(response, 405, 123)
+    assert response.headers["allow"] == "POST"
     assert_error(await service.client.put("/send", json=VALID), 405, 123)
 
 
