@@ -24,8 +24,19 @@ _WIRE = compat32.clone(linesep="\r\n")
 
 
 def _header(name: str, value: str) -> str | Header:
-    """ASCII as is; anything else RFC 2047 encoded, folded to 76 columns with the name."""
-    return value if value.isascii() else Header(value, _UTF8, header_name=name)
+    """Plain ASCII as is; anything else RFC 2047 encoded, folded to 76 columns with the name.
+
+    Encoded too: text that a reader would otherwise decode as an encoded word (``=?``),
+    leading or trailing blanks (folding would drop them), and runs without a blank longer
+    than a line, which plain folding cannot split (RFC 5322 caps lines at 998 characters).
+    """
+    plain = (
+        value.isascii()
+        and "=?" not in value
+        and value == value.strip()
+        and max(map(len, value.split()), default=0) <= 76
+    )
+    return value if plain else Header(value, _UTF8, header_name=name)
 
 
 def build_message(email: Email, sender: Sender, message_id: str | None = None) -> Message:
@@ -34,11 +45,11 @@ def build_message(email: Email, sender: Sender, message_id: str | None = None) -
     ``message_id`` is the ``Message-ID`` header (angle brackets included); one is generated
     in the sender's domain when not given. Caller headers come last, on the top level.
     """
-    text = MIMEText(email.text, "plain", _UTF8)
+    text = MIMEText(email.text, "plain", _UTF8)  # type: ignore[arg-type]  # a Charset works
     if email.html is None:
         message: Message = text
     else:
-        html = MIMEText(email.html, "html", _UTF8)
+        html = MIMEText(email.html, "html", _UTF8)  # type: ignore[arg-type]
         for part in (text, html):
             del part["MIME-Version"]  # belongs to the top level only
         message = MIMEMultipart("alternative", _subparts=[text, html])
@@ -46,11 +57,11 @@ def build_message(email: Email, sender: Sender, message_id: str | None = None) -
     message["To"] = email.to
     if email.cc:
         message["Cc"] = ", ".join(email.cc)
-    message["Subject"] = _header("Subject", email.subject)
+    message["Subject"] = _header("Subject", email.subject)  # type: ignore[assignment]
     message["Date"] = formatdate(usegmt=True)
     message["Message-ID"] = message_id or make_msgid(domain=sender.address.rpartition("@")[2])
     for name, value in email.headers:
-        message[name] = _header(name, value)
+        message[name] = _header(name, value)  # type: ignore[assignment]
     return message
 
 

@@ -9,6 +9,7 @@ from email.message import Message
 from pathlib import Path
 
 from adapters.providers.mime import build_message, message_bytes
+from domain.errors import ProviderError
 from domain.model import Email, Sender
 
 logger = logging.getLogger(__name__)
@@ -34,8 +35,13 @@ class MockEmailProvider:
         message = build_message(email, self._sender)
         self.sent.append((message_id, message))
         if self._outbox is not None:
-            self._outbox.mkdir(parents=True, exist_ok=True)
             path = self._outbox / f"{message_id}.eml"
-            path.write_bytes(message_bytes(message))
+            try:
+                self._outbox.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(message_bytes(message))
+            except OSError as exc:
+                raise ProviderError(
+                    f"mock could not write its outbox: {exc.strerror}", name=self.name
+                ) from exc
             logger.info("mock provider wrote %s", path)
         return message_id

@@ -322,3 +322,16 @@ async def test_smtp_wrong_password_or_untrusted_certificate_fails(
             assert raised.value.name == "smtp"
             assert_no_secret(raised.value)
         assert server.deliveries == []
+
+
+async def test_mock_writes_its_outbox_and_reports_a_failing_one(tmp_path: Path) -> None:
+    provider = MockEmailProvider(SENDER, outbox=str(tmp_path / "outbox"))
+    message_id = await provider.send(EMAIL)
+    eml = (tmp_path / "outbox" / f"{message_id}.eml").read_bytes()
+    assert_delivered(from_mime(eml, message_id), EMAIL, message_id)
+
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a directory")
+    with pytest.raises(ProviderError, match="mock could not write its outbox") as raised:
+        await MockEmailProvider(SENDER, outbox=str(blocked / "outbox")).send(EMAIL)
+    assert raised.value.name == "mock"

@@ -59,3 +59,16 @@ def test_text_only_is_a_single_part_and_message_ids_are_unique() -> None:
     assert message.get_content_type() == "text/plain"
     first, second = (build_message(email, SENDER)["Message-ID"] for _ in range(2))
     assert first != second and str(first).endswith("@example.com>")
+
+
+def test_awkward_ascii_subjects_survive_folding_within_998_columns() -> None:
+    subjects = [
+        "x" * 2000,  # one run longer than a line: plain folding could not split it
+        "  leading and trailing blanks  ",
+        "looks like =?utf-8?q?an_encoded_word?=",
+    ]
+    for subject in subjects:
+        raw = wire(Email(to="to@example.com", subject=subject, text="t"))
+        assert max(len(line) for line in raw.split(b"\r\n")) <= 998
+        seen = from_mime(raw, "id")
+        assert seen.subject == subject
