@@ -132,15 +132,8 @@ def configured_providers(
     settings: Settings, **factories: Callable[[], EmailProvider]
 ) -> Mapping[str, EmailProvider]:
     """Instantiate only the providers whose settings are present."""
-    present = {
-        "mock": True,
-        "ses": bool(settings.aws.region),
-        "sendgrid": settings.sendgrid.key is not None,
-        "smtp": settings.smtp.host is not None,
-        "socketlabs": settings.socketlabs.key is not None
-        and settings.socketlabs.serverid is not None,
-    }
-    return {name: factory() for name, factory in factories.items() if present.get(name)}
+    present = settings.configured_providers()
+    return {name: factory() for name, factory in factories.items() if name in present}
 
 
 class Container(containers.DeclarativeContainer):

@@ -6,6 +6,7 @@ import json
 import os
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import (
     BaseModel,
@@ -282,13 +283,31 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings, env_settings, LayeredJsonSource(settings_cls))
 
+    def configured_providers(self) -> frozenset[str]:
+        """The providers whose settings are present; the others answer errno 103."""
+        present = {
+            "mock": True,
+            "ses": bool(self.aws.region),
+            "sendgrid": self.sendgrid.key is not None,
+            "smtp": self.smtp.host is not None,
+            "socketlabs": self.socketlabs.key is not None and self.socketlabs.serverid is not None,
+        }
+        return frozenset(name for name, ok in present.items() if ok)
+
     def check_deployment(self) -> None:
-        if self.env == "prod" and self.hmackey.get_secret_value() == DEFAULT_HMACKEY:
-            raise ConfigError("hmackey: the default key is not allowed in env prod")
+        key = self.hmackey.get_secret_value().strip()
+        if self.env == "prod" and key in ("", DEFAULT_HMACKEY):
+            raise ConfigError("hmackey: the default (or an empty) key is not allowed in env prod")
+        if self.provider.default not in self.configured_providers():
+            raise ConfigError(
+                f"provider.default: {self.provider.default} is not configured "
+                f"(its settings are missing)"
+            )
 
     def redacted(self) -> dict[str, Any]:
         """The effective configuration with every secret replaced by ``[hidden]``."""
-        return _redact(self.model_dump(mode="python"))
+        redacted: dict[str, Any] = _redact(self.model_dump(mode="python"))
+        return redacted
 
 
 def selected_env(environ: os._Environ[str] | dict[str, str] | None = None) -> str:
@@ -330,6 +349,12 @@ def _deep_merge(into: dict[str, Any], layer: dict[str, Any]) -> None:
 def _redact(value: Any) -> Any:
     if isinstance(value, SecretStr):
         return "[hidden]"
+    if isinstance(value, str) and "@" in value and "://" in value:
+        parts = urlsplit(value)
+        if parts.password is not None:  # a password inside a URL, e.g. authdb.baseuri
+            netloc = f"{parts.username}:[hidden]@{parts.hostname}"
+            netloc += f":{parts.port}" if parts.port else ""
+            return urlunsplit(parts._replace(netloc=netloc))
     if isinstance(value, dict):
         return {k: _redact(v) for k, v in value.items()}
     if isinstance(value, list):

@@ -13,8 +13,15 @@ from config.settings import Settings
 LOGGER_NAME = "fxa-email-service"
 
 
+def _drop_color_message(record: logging.LogRecord) -> bool:
+    """uvicorn attaches an ANSI-coloured copy of some messages; mozlog would print it."""
+    record.__dict__.pop("color_message", None)
+    return True
+
+
 def configure_logging(settings: Settings) -> None:
     handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(_drop_color_message)
     if settings.log.format == "mozlog":
         handler.setFormatter(JsonLogFormatter(logger_name=LOGGER_NAME))
     else:

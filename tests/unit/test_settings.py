@@ -33,7 +33,7 @@ def test_defaults_are_the_embedded_default() -> None:
     assert settings.provider.default == "mock"
     assert settings.deliveryproblems.backend == settings.messagedata.backend == "sqlite"
     assert settings.messagedata.ttl_seconds == 30 * 86400
-    assert settings.log.format == "pretty"  # from dev.json
+    assert (settings.log.level, settings.log.format) == ("info", "mozlog")
 
 
 def test_env_file_layers_over_default(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -143,8 +143,29 @@ def test_prod_refuses_the_default_hmackey(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setenv("FXA_EMAIL_ENV", "prod")
     with pytest.raises(ConfigError, match="^hmackey: "):
         load_settings()
+    for blank in ("", "   "):
+        monkeypatch.setenv("FXA_EMAIL_HMACKEY", blank)
+        with pytest.raises(ConfigError, match="^hmackey: "):
+            load_settings()
     monkeypatch.setenv("FXA_EMAIL_HMACKEY", "a real key")
     assert load_settings().env == "prod"
+
+
+def test_default_provider_must_be_configured(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FXA_EMAIL_PROVIDER_DEFAULT", "sendgrid")
+    with pytest.raises(ConfigError, match="^provider.default: sendgrid is not configured"):
+        load_settings()
+    monkeypatch.setenv("FXA_EMAIL_SENDGRID_KEY", "a key")
+    assert load_settings().provider.default == "sendgrid"
+
+
+def test_password_inside_a_url_is_hidden(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FXA_EMAIL_AUTHDB_BASEURI", "http://user:s-url@authdb.example:8000/")
+
+    dumped = json.dumps(load_settings().redacted())
+
+    assert "s-url" not in dumped
+    assert "http://user:[hidden]@authdb.example:8000/" in dumped
 
 
 def test_redacted_configuration_hides_every_secret(monkeypatch: pytest.MonkeyPatch) -> None:
