@@ -223,4 +223,4 @@ class RedisMessageDataStore:
             raise StoreError("redis store holds an unreadable metadata record")
         if int(expires_at) <= self._clock.now_ms():
             return None
-        return metadata
+        return str(metadata)

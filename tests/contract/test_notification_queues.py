@@ -93,7 +93,7 @@ class SqsQueues:
         return [json.loads(body) for body in self.moto.drain(self.out_url)]
 
     def _missing_url(self) -> str:
-        return self.url.rsplit("/", 1)[0] + "/no-such-queue"
+        return str(self.url).rsplit("/", 1)[0] + "/no-such-queue"
 
     def broken_source(self) -> NotificationSource:
         return SqsNotificationSource(self.connection, self._missing_url(), WAIT)

@@ -94,7 +94,7 @@ class AccountsDbHttpDouble:
     """
 
     def __init__(self, mysql_port: int = 3306) -> None:
-        self._mysql = {**MYSQL, "port": mysql_port}
+        self._mysql: dict[str, Any] = {**MYSQL, "port": mysql_port}
         self._pool: Any = None
         self._last_ms = 0
         self._lock = threading.Lock()

@@ -95,7 +95,7 @@ async def poll_status(client: httpx.AsyncClient, expected: int, seconds: float =
 
 
 async def assert_outage_then_recovery(
-    settings: dict[str, Any], errno: int, stop: Callable[[], None], start: Callable[[], None]
+    settings: dict[str, Any], errno: int, stop: Callable[[], object], start: Callable[[], object]
 ) -> None:
     async with service(settings) as (container, client):
         assert (await client.post("/send", json=body("ok@example.com"))).status_code == 200
