@@ -7,12 +7,13 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+
+from tests.waiting import wait_for
 
 TEST_AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -30,17 +31,18 @@ def free_port() -> int:
 def wait_until_listening(
     port: int, process: subprocess.Popen[bytes] | None, timeout: float
 ) -> None:
-    """Poll a TCP connect (not a sleep for timing): fail loudly if the server never comes up."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    """Poll a TCP connect: fail loudly if the server exits or never comes up."""
+
+    def listening() -> bool:
         if process is not None and process.poll() is not None:
             raise RuntimeError(f"server on port {port} exited with {process.returncode}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
+                return True
         except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listening on 127.0.0.1:{port} after {timeout}s")
+            return False
+
+    wait_for(listening, timeout, f"something listening on 127.0.0.1:{port}")
 
 
 def _moto_command() -> list[str]:

@@ -21,6 +21,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from tests.servers import free_port
+from tests.waiting import wait_for
 
 MYSQL = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": "", "db": "test"}
 MYSQL_URL = "mysql://root@127.0.0.1:3306/test"
@@ -116,11 +117,13 @@ class AccountsDbHttpDouble:
 
     def start(self) -> AccountsDbHttpDouble:
         self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
+
+        def started() -> bool:
+            if not self._thread.is_alive():
                 raise RuntimeError("the accounts DB HTTP double did not start")
-            time.sleep(0.01)
+            return self._server.started
+
+        wait_for(started, 10, "the accounts DB HTTP double to start")
         return self
 
     def stop(self) -> None:

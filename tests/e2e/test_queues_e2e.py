@@ -8,31 +8,18 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 
 from tests.e2e.service import RunningService, clean_env, command_path, run_command, serve
 from tests.fixtures import ses
 from tests.servers import TEST_AWS_ENV, MotoServer
-
-T = TypeVar("T")
-
-
-def poll(attempt: Callable[[], T | None], timeout: float = 20, what: str = "") -> T:
-    """Call ``attempt`` until it returns something; fail loudly at the deadline."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = attempt()
-        if result is not None:
-            return result
-        time.sleep(0.1)
-    raise AssertionError(f"gave up after {timeout}s waiting for {what}")
+from tests.waiting import wait_for
 
 
 @contextmanager
@@ -103,9 +90,9 @@ def test_a_bounce_on_the_queue_blocks_the_address_and_metadata_comes_back(
             response = send(service, address)
             return response if response.status_code == 429 else None
 
-        refusal = poll(refused, what="/send to refuse the bounced address").json()
-        forwarded = poll(
-            lambda: moto.drain(urls["notification"]) or None, what="the forwarded notification"
+        refusal = wait_for(refused, 20, "/send to refuse the bounced address").json()
+        forwarded = wait_for(
+            lambda: moto.drain(urls["notification"]) or None, 20, "the forwarded notification"
         )
         worker_exit, serve_exit = worker.stop(), service.stop()
 

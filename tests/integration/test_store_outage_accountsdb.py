@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
@@ -16,25 +14,19 @@ from domain.model import DeliveryProblem, ProblemSubtype, ProblemType
 from tests.doubles.accountsdb import AccountsDbHttpDouble, reset_accounts_db
 from tests.doubles.accountsdb_proxy import TcpProxy
 from tests.fakes import FakeClock
+from tests.waiting import eventually
 
 SECRET = "s3cret-Pa55word"
+
+
+async def fetch_when_back(store: Any, address: str) -> Any:
+    """Fetch once the accounts DB answers again; its last error at the deadline."""
+    return await eventually(lambda: store.fetch(address), 5, retry_on=(AccountsDbError,))
 
 
 def bounce(address: str, clock: FakeClock) -> DeliveryProblem:
     clock.advance(1)
     return DeliveryProblem(address, ProblemType.HARD_BOUNCE, ProblemSubtype.GENERAL, clock.now_ms())
-
-
-async def eventually(call: Callable[[], Awaitable[Any]], seconds: float = 5) -> Any:
-    """Poll ``call`` until it stops raising AccountsDbError, or fail at the deadline."""
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            return await call()
-        except AccountsDbError:
-            if time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(0.05)
 
 
 async def assert_outage(store: Any, clock: FakeClock) -> None:
@@ -77,7 +69,7 @@ async def test_mysql_store_reports_outage_and_recovers(mariadb_proxy: TcpProxy) 
         await assert_outage(store, clock)
 
         mariadb_proxy.start()
-        assert len(await eventually(lambda: store.fetch("a@example.com"))) == 1
+        assert len(await fetch_when_back(store, "a@example.com")) == 1
         assert await store.record(bounce("a@example.com", clock)) is True
         await store.ping()
     finally:
@@ -108,7 +100,7 @@ async def test_authdb_store_reports_api_outage_and_recovers(
         await assert_outage(store, clock)
 
         api_proxy.start()
-        assert len(await eventually(lambda: store.fetch("a@example.com"))) == 1
+        assert len(await fetch_when_back(store, "a@example.com")) == 1
         await store.ping()
     finally:
         await store.aclose()
@@ -127,6 +119,6 @@ async def test_authdb_store_reports_failing_database_behind_the_api(
         await assert_outage(store, clock)
 
         mariadb_proxy.start()
-        assert len(await eventually(lambda: store.fetch("a@example.com"))) == 1
+        assert len(await fetch_when_back(store, "a@example.com")) == 1
     finally:
         await store.aclose()

@@ -22,6 +22,7 @@ from domain.model import DeliveryProblem, ProblemSubtype, ProblemType
 from tests.conftest import PrivateRedis
 from tests.contract.stores import fresh_redis
 from tests.fakes import FakeClock
+from tests.waiting import eventually
 
 YEAR = 365 * 86400
 HASHER = KeyHasher("test key")
@@ -91,15 +92,12 @@ async def test_a_frozen_server_times_out_as_store_error_then_recovers(
     finally:
         os.kill(pid, signal.SIGCONT)
 
-    deadline = time.monotonic() + 5
-    while True:  # the frozen command may or may not have run; the store answers again
-        try:
-            await messages.put("m-2", "back")
-            break
-        except StoreError:
-            if time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(0.05)
+    async def put_back() -> bool:
+        await messages.put("m-2", "back")
+        return True
+
+    # The frozen command may or may not have run; the store answers again.
+    await eventually(put_back, 5, retry_on=(StoreError,))
     assert await messages.consume("m-2") == "back"
 
 

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -20,17 +19,9 @@ from entrypoints import worker
 from entrypoints.worker import Worker
 from tests.fixtures import ses
 from tests.servers import MotoServer
+from tests.waiting import eventually
 
 VISIBILITY = 1
-
-
-async def eventually(check: Callable[[], bool], timeout: float = 15, what: str = "") -> None:
-    """Poll ``check`` until it holds; fail loudly at the deadline."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"still not true after {timeout}s: {what or check}")
-        await anyio.sleep(0.02)
 
 
 class Queues:

@@ -15,7 +15,8 @@ from domain.errors import QueueError
 from domain.notifications import Handled, Notification
 from entrypoints.worker import Worker
 from tests.fixtures import ses
-from tests.integration.test_worker import eventually, running
+from tests.integration.test_worker import running
+from tests.waiting import eventually
 
 
 class CountingSource(MemoryNotificationSource):
