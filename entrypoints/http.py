@@ -49,11 +49,9 @@ def error_response(error: ServiceError, headers: Mapping[str, str] | None = None
         "code": error.status,
         "errno": error.errno,
         "error": HTTPStatus(error.status).phrase,
-        "message": error.message,
+        "message": _PUBLIC_MESSAGES.get(error.errno, error.message),
         **error.extra,
     }
-    if isinstance(error, StoreError):
-        body["message"] = _PUBLIC_MESSAGES[error.errno]
     headers = dict(headers or {})
     if "retryAfter" in error.extra:
         headers["Retry-After"] = str(error.extra["retryAfter"])
