@@ -352,8 +352,8 @@ def _redact(value: Any) -> Any:
     if isinstance(value, str) and "@" in value and "://" in value:
         parts = urlsplit(value)
         if parts.password is not None:  # a password inside a URL, e.g. authdb.baseuri
-            netloc = f"{parts.username}:[hidden]@{parts.hostname}"
-            netloc += f":{parts.port}" if parts.port else ""
+            host = parts.netloc.rpartition("@")[2]  # as written: case, brackets and port kept
+            netloc = f"{parts.username}:[hidden]@{host}"
             return urlunsplit(parts._replace(netloc=netloc))
     if isinstance(value, dict):
         return {k: _redact(v) for k, v in value.items()}

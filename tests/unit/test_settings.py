@@ -160,12 +160,16 @@ def test_default_provider_must_be_configured(monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_password_inside_a_url_is_hidden(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("FXA_EMAIL_AUTHDB_BASEURI", "http://user:s-url@authdb.example:8000/")
+    for given, shown in [
+        ("http://user:s-url@authdb.example:8000/", "http://user:[hidden]@authdb.example:8000/"),
+        ("http://user:s-url@[::1]:8000/", "http://user:[hidden]@[::1]:8000/"),
+    ]:
+        monkeypatch.setenv("FXA_EMAIL_AUTHDB_BASEURI", given)
 
-    dumped = json.dumps(load_settings().redacted())
+        dumped = json.dumps(load_settings().redacted())
 
-    assert "s-url" not in dumped
-    assert "http://user:[hidden]@authdb.example:8000/" in dumped
+        assert "s-url" not in dumped
+        assert shown in dumped
 
 
 def test_redacted_configuration_hides_every_secret(monkeypatch: pytest.MonkeyPatch) -> None:
