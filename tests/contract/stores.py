@@ -11,6 +11,7 @@ Real backends: Redis on 127.0.0.1:6379 logical DB 15 (flushed per test) and Mari
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
@@ -29,7 +30,8 @@ from adapters.stores.sqlite import (
 from tests.doubles.accountsdb import MYSQL_URL, reset_accounts_db, shared_http_double
 from tests.fakes import FakeClock
 
-REDIS_PORT, REDIS_TEST_DB = 6379, 15
+# FXA_TEST_REDIS_DB lets concurrent test runs on one machine use logical DBs of their own.
+REDIS_PORT, REDIS_TEST_DB = 6379, int(os.environ.get("FXA_TEST_REDIS_DB", "15"))
 
 Factory = Callable[[KeyHasher, FakeClock, int, Path], AbstractAsyncContextManager[Any]]
 
@@ -67,7 +69,7 @@ async def sqlite_messages(
 
 
 async def fresh_redis(port: int = REDIS_PORT) -> RedisConnection:
-    """A connection to logical DB 15, emptied; fails loudly when Redis does not answer."""
+    """Logical DB ``REDIS_TEST_DB`` (15), emptied; fails loudly when Redis does not answer."""
     conn = RedisConnection("127.0.0.1", port, db=REDIS_TEST_DB, timeout=2.0)
     try:
         await conn.client.flushdb()
@@ -81,7 +83,7 @@ async def fresh_redis(port: int = REDIS_PORT) -> RedisConnection:
 
 
 def redis_store(store_class: Callable[..., Any], port: int = REDIS_PORT) -> Factory:
-    """A factory of ``store_class`` over a fresh logical DB 15 of the Redis at ``port``."""
+    """A factory of ``store_class`` over a fresh ``REDIS_TEST_DB`` of the Redis at ``port``."""
 
     @asynccontextmanager
     async def factory(

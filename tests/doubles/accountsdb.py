@@ -8,6 +8,7 @@ The table and procedures mirror fxa-auth-db's. MariaDB must be running on 127.0.
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -23,8 +24,10 @@ from starlette.routing import Route
 from tests.servers import free_port
 from tests.waiting import wait_for
 
-MYSQL = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": "", "db": "test"}
-MYSQL_URL = "mysql://root@127.0.0.1:3306/test"
+# FXA_TEST_MYSQL_DB lets concurrent test runs on one machine use databases of their own.
+MYSQL_DB = os.environ.get("FXA_TEST_MYSQL_DB", "test")
+MYSQL = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": "", "db": MYSQL_DB}
+MYSQL_URL = f"mysql://root@127.0.0.1:3306/{MYSQL_DB}"
 
 SCHEMA = [
     """CREATE TABLE IF NOT EXISTS emailBounces (
@@ -57,6 +60,12 @@ _schema_ready = False
 
 async def _connect() -> Any:
     try:
+        if MYSQL_DB != "test":
+            server = {key: value for key, value in MYSQL.items() if key != "db"}
+            conn = await asyncmy.connect(**server, connect_timeout=5, autocommit=True)
+            async with conn.cursor() as cursor:
+                await cursor.execute(f"CREATE DATABASE IF NOT EXISTS `{MYSQL_DB}`")
+            await conn.ensure_closed()
         return await asyncmy.connect(**MYSQL, connect_timeout=5, autocommit=True)
     except (asyncmy.errors.Error, OSError) as exc:
         raise RuntimeError(

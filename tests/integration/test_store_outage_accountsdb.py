@@ -11,7 +11,7 @@ from adapters.stores.authdb_http import AuthDbDeliveryProblemStore
 from adapters.stores.authdb_mysql import MysqlDeliveryProblemStore, MysqlUrl
 from domain.errors import AccountsDbError
 from domain.model import DeliveryProblem, ProblemSubtype, ProblemType
-from tests.doubles.accountsdb import AccountsDbHttpDouble, reset_accounts_db
+from tests.doubles.accountsdb import MYSQL_DB, AccountsDbHttpDouble, reset_accounts_db
 from tests.doubles.accountsdb_proxy import TcpProxy
 from tests.fakes import FakeClock
 from tests.waiting import eventually
@@ -60,7 +60,7 @@ def http_double(mariadb_proxy: TcpProxy) -> Iterator[AccountsDbHttpDouble]:
 async def test_mysql_store_reports_outage_and_recovers(mariadb_proxy: TcpProxy) -> None:
     clock = FakeClock()
     store = MysqlDeliveryProblemStore(
-        f"mysql://root@127.0.0.1:{mariadb_proxy.port}/test", poolsize=2, timeout=1
+        f"mysql://root@127.0.0.1:{mariadb_proxy.port}/{MYSQL_DB}", poolsize=2, timeout=1
     )
     try:
         assert await store.record(bounce("a@example.com", clock)) is True
@@ -77,10 +77,10 @@ async def test_mysql_store_reports_outage_and_recovers(mariadb_proxy: TcpProxy) 
 
 
 async def test_mysql_password_never_reaches_errors() -> None:
-    url = MysqlUrl.parse(f"mysql://fxa:{SECRET}@127.0.0.1:3306/test")
+    url = MysqlUrl.parse(f"mysql://fxa:{SECRET}@127.0.0.1:3306/{MYSQL_DB}")
     assert SECRET not in repr(url) and SECRET not in str(url)
     clock = FakeClock()
-    wrong_password = MysqlDeliveryProblemStore(f"mysql://root:{SECRET}@127.0.0.1:3306/test")
+    wrong_password = MysqlDeliveryProblemStore(f"mysql://root:{SECRET}@127.0.0.1:3306/{MYSQL_DB}")
     try:
         await assert_outage(wrong_password, clock)
     finally:
