@@ -15,8 +15,8 @@ from dependency_injector import providers
 
 from config.container import Container, shutdown
 from domain.model import DeliveryProblem, ProblemSubtype, ProblemType
+from tests.adapters.stores.backends import REDIS_PORT, REDIS_TEST_DB, fresh_redis
 from tests.conftest import PrivateRedis
-from tests.contract.stores import REDIS_PORT, REDIS_TEST_DB, fresh_redis
 from tests.doubles.accountsdb import MYSQL_URL, reset_accounts_db, shared_http_double
 from tests.doubles.accountsdb_proxy import TcpProxy
 from tests.fakes import RecordingProvider

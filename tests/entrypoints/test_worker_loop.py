@@ -14,8 +14,8 @@ from adapters.queues.memory import MemoryNotificationSource
 from domain.errors import QueueError
 from domain.notifications import Handled, Notification
 from entrypoints.worker import Worker
+from tests.entrypoints.test_worker import running
 from tests.fixtures import ses
-from tests.integration.test_worker import running
 from tests.waiting import eventually
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from adapters.stores.keys import KeyHasher
 from domain.model import DeliveryProblem, ProblemSubtype, ProblemType
-from tests.contract.stores import OWN_PROBLEM_STORES, PROBLEM_STORES, SERVER_TIMESTAMPED
+from tests.adapters.stores.backends import OWN_PROBLEM_STORES, PROBLEM_STORES, SERVER_TIMESTAMPED
 from tests.fakes import FakeClock
 
 YEAR = 365 * 86400

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from adapters.stores.keys import KeyHasher
-from tests.contract.stores import MESSAGE_STORES
+from tests.adapters.stores.backends import MESSAGE_STORES
 from tests.fakes import FakeClock
 
 TTL = 3600

@@ -19,8 +19,8 @@ from adapters.stores.redis import (
 )
 from domain.errors import StoreError
 from domain.model import DeliveryProblem, ProblemSubtype, ProblemType
+from tests.adapters.stores.backends import fresh_redis
 from tests.conftest import PrivateRedis
-from tests.contract.stores import fresh_redis
 from tests.fakes import FakeClock
 from tests.waiting import eventually
 
