@@ -1,4 +1,4 @@
-"""The HandleNotification service: record problems -> attach metadata -> forward (CONTRACT 8)."""
+"""HandleNotification: record problems -> attach metadata -> forward (docs/operations.md)."""
 
 from __future__ import annotations
 
@@ -103,7 +103,7 @@ class Handled:
 
 
 class HandleNotification:
-    """Handle one notification in the order of CONTRACT section 8.
+    """Handle one notification in the order docs/operations.md gives.
 
     1. Record one delivery problem per bounced or complained recipient. A store failure
        raises: the caller must leave the message in its queue to come back later. Recording
@@ -139,7 +139,7 @@ class HandleNotification:
         return Handled(recorded, duplicates, forwarded)
 
     def problems_of(self, notification: Notification) -> list[DeliveryProblem]:
-        """The delivery problems a notification reports, mapped as CONTRACT section 4 says."""
+        """The delivery problems a notification reports, mapped as docs/api.md says."""
         event = notification.event
         if isinstance(event, Delivery):
             return []

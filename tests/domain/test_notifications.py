@@ -1,4 +1,4 @@
-"""HandleNotification with in-memory fakes: mappings of CONTRACT 4, order and failures of 8."""
+"""HandleNotification with in-memory fakes: mappings and order of docs/operations.md."""
 
 from __future__ import annotations
 
