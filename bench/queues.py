@@ -82,7 +82,7 @@ def time_worker(
         worker={"waitseconds": 1, "concurrency": concurrency},
     )
     container = build_container(settings)
-    work = Worker(container.notification_sources(), container.handle_notification(), concurrency)
+    work = Worker(container.notification_sources(), container.handle_delivery_event(), concurrency)
     container.sqs().client_for(
         incoming
     )  # create the client outside the timing, like a warm process

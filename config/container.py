@@ -32,7 +32,7 @@ from adapters.stores.sqlite import (
 )
 from config.settings import Settings
 from domain.model import Sender
-from domain.notifications import HandleNotification
+from domain.notifications import HandleDeliveryEvent
 from domain.sending import SendEmail
 from ports.health import Closable, HealthCheck
 from ports.providers import EmailProvider
@@ -125,7 +125,9 @@ def _notification_sources(settings: Settings, sqs: SqsConnection) -> list[SqsNot
 def _notification_sink(settings: Settings, sqs: SqsConnection) -> SqsNotificationSink | None:
     """None when ``aws.sqsurls.notification`` is unset: notifications are not forwarded."""
     url = settings.aws.sqsurls.notification
-    return None if url is None else SqsNotificationSink(sqs, url)
+    if url is None:
+        return None
+    return SqsNotificationSink(sqs, url, settings.aws.notificationformat)
 
 
 def configured_providers(
@@ -223,8 +225,9 @@ class Container(containers.DeclarativeContainer):
     sqs = providers.Singleton(_sqs, settings)
     notification_sources = providers.Singleton(_notification_sources, settings, sqs)
     notification_sink = providers.Singleton(_notification_sink, settings, sqs)
-    handle_notification = providers.Singleton(
-        HandleNotification,
+    # One service for delivery events from every source (docs/notifications.md).
+    handle_delivery_event = providers.Singleton(
+        HandleDeliveryEvent,
         problems=delivery_problems,
         messages=message_data,
         sink=notification_sink,

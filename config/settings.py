@@ -1,4 +1,4 @@
-"""Settings: layered JSON files and FXA_EMAIL_* variables (docs/configuration.md)."""
+"""Settings: layered JSON files and FXA_EMAIL_* variables (CONTRACT section 6)."""
 
 from __future__ import annotations
 
@@ -188,6 +188,9 @@ class AwsSettings(Section):
     region: str = "us-east-1"
     keys: AwsKeys = AwsKeys()
     sqsurls: SqsUrls = SqsUrls()
+    # how forwarded notifications are written on aws.sqsurls.notification: in an SNS-style
+    # envelope (what the auth server's queue reader parses) or as the bare JSON
+    notificationformat: Literal["sns", "raw"] = "sns"
     timeout: float = Field(default=10.0, gt=0)
     # botocore's own retry modes; attempts include the first try
     retrymode: Literal["standard", "adaptive"] = "standard"

@@ -1,7 +1,4 @@
-"""One base error; each subclass carries its errno (docs/api.md, errors).
-
-How an errno is answered over HTTP is the HTTP edge's business: see ``entrypoints/http.py``.
-"""
+"""One base error; each subclass carries the errno and HTTP status of CONTRACT section 3."""
 
 from __future__ import annotations
 
@@ -15,6 +12,7 @@ class ServiceError(Exception):
     """
 
     errno: int = 100
+    status: int = 500
 
     def __init__(self, message: str, **extra: Any) -> None:
         super().__init__(message)
@@ -23,11 +21,11 @@ class ServiceError(Exception):
 
 
 class InternalError(ServiceError):
-    errno = 100
+    errno, status = 100, 500
 
 
 class InvalidPayload(ServiceError):
-    errno = 101
+    errno, status = 101, 400
 
     def __init__(self, message: str, field: str | None = None) -> None:
         if field is None:
@@ -38,7 +36,7 @@ class InvalidPayload(ServiceError):
 
 
 class UnknownProvider(ServiceError):
-    errno = 103
+    errno, status = 103, 400
 
     def __init__(self, message: str, name: str) -> None:
         super().__init__(message, name=name)
@@ -48,7 +46,7 @@ class UnknownProvider(ServiceError):
 class ProviderError(ServiceError):
     """The provider failed, refused or timed out. Adapters raise this for every SDK error."""
 
-    errno = 104
+    errno, status = 104, 500
 
     def __init__(self, message: str, name: str) -> None:
         super().__init__(message, name=name)
@@ -57,6 +55,8 @@ class ProviderError(ServiceError):
 
 class LimitViolation(ServiceError):
     """A recipient breaks a delivery-problem limit (errno 106/107/108)."""
+
+    status = 429
 
 
 class ComplaintLimitViolation(LimitViolation):
@@ -74,43 +74,43 @@ class HardBounceLimitViolation(LimitViolation):
 class StoreError(ServiceError):
     """The service's own store (Redis, SQLite, MySQL) failed."""
 
-    errno = 117
+    errno, status = 117, 500
 
 
 class AccountsDbError(StoreError):
     """The accounts database (HTTP API or MySQL) failed."""
 
-    errno = 109
+    errno, status = 109, 500
 
 
 class QueueError(ServiceError):
     """An incoming or outgoing notification queue failed (worker only, never an HTTP answer)."""
 
-    errno = 100
+    errno, status = 100, 500
 
 
 class BodyTooLarge(ServiceError):
-    errno = 121
+    errno, status = 121, 413
 
 
 class UnsupportedMediaType(ServiceError):
-    errno = 122
+    errno, status = 122, 415
 
 
 class RouteNotFound(ServiceError):
-    errno = 123
+    errno, status = 123, 404
 
 
 class MethodNotAllowed(ServiceError):
-    errno = 123
+    errno, status = 123, 405
 
 
 class Unauthorized(ServiceError):
-    errno = 124
+    errno, status = 124, 401
 
 
 class RateLimited(ServiceError):
-    errno = 125
+    errno, status = 125, 429
 
     def __init__(self, message: str, retry_after: int) -> None:
         super().__init__(message, retryAfter=retry_after)

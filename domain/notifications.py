@@ -1,118 +1,52 @@
-"""HandleNotification: record problems -> attach metadata -> forward (docs/operations.md)."""
+"""The HandleDeliveryEvent service: record problems -> read metadata -> forward.
+
+The order, the clamping of times and the outgoing shape are those of docs/notifications.md.
+"""
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import TypeVar
+import asyncio
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
-from domain.errors import ServiceError
-from domain.model import SUBTYPES_BY_NAME, DeliveryProblem, ProblemSubtype, ProblemType
+from domain.events import BOUNCE, COMPLAINT, DELIVERY, DeliveryEvent
+from domain.model import DeliveryProblem, ProblemSubtype, ProblemType
 from ports.clock import Clock
 from ports.queues import NotificationSink
 from ports.stores import DeliveryProblemStore, MessageDataStore
 
-logger = logging.getLogger(__name__)
+# A problem time further ahead than this is not believed (docs/notifications.md).
+FUTURE_TOLERANCE_MS = 5 * 60 * 1000
+# Recording yields to the event loop this often, so thousands of recipients never stall it.
+RECORDS_PER_SLICE = 32
 
-_Mapped = TypeVar("_Mapped", ProblemType, ProblemSubtype)
-
-# Each table maps SES's names; the None entry is what an absent or unknown name becomes.
-BOUNCE_TYPES: dict[str | None, ProblemType] = {
-    "Permanent": ProblemType.HARD_BOUNCE,
-    "Transient": ProblemType.SOFT_BOUNCE,
-    "Undetermined": ProblemType.SOFT_BOUNCE,
-    None: ProblemType.SOFT_BOUNCE,
-}
-# A name maps only to subtypes of its own kind: a bounceSubType "abuse" is unknown.
-BOUNCE_SUBTYPES: dict[str | None, ProblemSubtype] = {
-    **{
-        name: subtype
-        for name, subtype in SUBTYPES_BY_NAME.items()
-        if ProblemSubtype.UNDETERMINED <= subtype <= ProblemSubtype.ATTACHMENT_REJECTED
-    },
-    None: ProblemSubtype.UNMAPPED,
-}
-COMPLAINT_SUBTYPES: dict[str | None, ProblemSubtype] = {
-    **{
-        name: subtype
-        for name, subtype in SUBTYPES_BY_NAME.items()
-        if ProblemSubtype.ABUSE <= subtype <= ProblemSubtype.VIRUS
-    },
-    None: ProblemSubtype.UNMAPPED,
-}
-
-
-@dataclass(frozen=True, slots=True)
-class Bounce:
-    """SES's ``bounce`` object, names as SES spells them; ``timestamp_ms`` None if absent."""
-
-    bounce_type: str
-    bounce_subtype: str
-    recipients: tuple[str, ...]
-    timestamp_ms: int | None = None
-    feedback_id: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Complaint:
-    """SES's ``complaint`` object; ``feedback_type`` is ``complaintFeedbackType`` if present."""
-
-    feedback_type: str | None
-    recipients: tuple[str, ...]
-    timestamp_ms: int | None = None
-    feedback_id: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Delivery:
-    """SES's ``delivery`` object: nothing is recorded for it, it is only forwarded."""
-
-    recipients: tuple[str, ...]
-    timestamp_ms: int | None = None
-
-
-Event = Bounce | Complaint | Delivery
-
-
-@dataclass(frozen=True, slots=True)
-class Notification:
-    """One SES notification about the provider message ``message_id`` (``mail.messageId``).
-
-    ``original`` is the SES JSON object exactly as received, forwarded unchanged plus
-    ``metadata``. It takes no part in equality.
-    """
-
-    message_id: str
-    event: Event
-    original: Mapping[str, object] = field(default_factory=dict, compare=False)
-
-    @property
-    def kind(self) -> str:
-        """``Bounce``, ``Complaint`` or ``Delivery``, as SES's ``notificationType``."""
-        return type(self.event).__name__
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_BOUNCE_SUBTYPES = range(ProblemSubtype.UNDETERMINED, ProblemSubtype.ATTACHMENT_REJECTED + 1)
+_COMPLAINT_FEEDBACK_TYPES = range(ProblemSubtype.ABUSE, ProblemSubtype.VIRUS + 1)
 
 
 @dataclass(frozen=True, slots=True)
 class Handled:
-    """What handling one notification did; the caller may now delete it from its queue."""
+    """What handling one event did; the caller may now delete it from its queue."""
 
     recorded: int = 0
     duplicates: int = 0
     forwarded: bool = False
 
 
-class HandleNotification:
-    """Handle one notification in the order docs/operations.md gives.
+class HandleDeliveryEvent:
+    """Handle one delivery event, from any provider, in the order of docs/notifications.md.
 
-    1. Record one delivery problem per bounced or complained recipient. A store failure
-       raises: the caller must leave the message in its queue to come back later. Recording
-       is idempotent by ``feedback_id``, which is what makes that retry safe.
-    2. Consume the metadata stored for ``mail.messageId``. A failure raises too: handling
-       again later records nothing twice, whereas going on would lose the metadata for good.
-    3. Forward the original notification plus ``metadata`` to the sink. A failure is logged,
-       not raised; the consumed metadata is put back so that it is not lost with it.
-       With no sink (no outgoing queue configured) nothing is forwarded.
+    1. Record one delivery problem per recipient of a bounce or complaint, at the event's
+       time clamped by ``problem_time``. A store failure raises: the caller leaves the
+       event's message in its queue, to come back later. Recording is idempotent (by the
+       event's id, or without one by message id, kind and the provider's timestamp), which
+       is what makes that retry safe.
+    2. Read the metadata stored for the email; it is never consumed, so every event about
+       the email carries it until it expires. A failure raises.
+    3. Forward ``outgoing_notification`` to the sink. A failure raises too, so the message
+       stays in its queue and comes back; step 1 then records nothing twice. With no sink
+       (no outgoing queue configured) nothing is forwarded.
     """
 
     def __init__(
@@ -127,75 +61,104 @@ class HandleNotification:
         self._sink = sink
         self._clock = clock
 
-    async def __call__(self, notification: Notification) -> Handled:
+    async def __call__(self, event: DeliveryEvent) -> Handled:
+        when = problem_time(event, self._clock.now_ms())
         recorded = duplicates = 0
-        for problem in self.problems_of(notification):
+        for count, problem in enumerate(problems_of(event, when), start=1):
             if await self._problems.record(problem):
                 recorded += 1
             else:
                 duplicates += 1
-        metadata = await self._messages.consume(notification.message_id)
-        forwarded = await self._forward(notification, metadata)
-        return Handled(recorded, duplicates, forwarded)
-
-    def problems_of(self, notification: Notification) -> list[DeliveryProblem]:
-        """The delivery problems a notification reports, mapped as docs/api.md says."""
-        event = notification.event
-        if isinstance(event, Delivery):
-            return []
-        if isinstance(event, Bounce):
-            type_ = _mapped(BOUNCE_TYPES, "bounceType", event.bounce_type, notification)
-            subtype = _mapped(BOUNCE_SUBTYPES, "bounceSubType", event.bounce_subtype, notification)
-        else:
-            type_ = ProblemType.COMPLAINT
-            subtype = _mapped(
-                COMPLAINT_SUBTYPES, "complaintFeedbackType", event.feedback_type, notification
-            )
-        created_at = event.timestamp_ms if event.timestamp_ms is not None else self._clock.now_ms()
-        return [
-            DeliveryProblem(address, type_, subtype, created_at, event.feedback_id)
-            for address in dict.fromkeys(event.recipients)
-        ]
-
-    async def _forward(self, notification: Notification, metadata: str | None) -> bool:
+            if count % RECORDS_PER_SLICE == 0:
+                await asyncio.sleep(0)  # let the rest of the worker run between slices
         if self._sink is None:
-            return False
-        document = dict(notification.original)
-        if metadata is not None:
-            document["metadata"] = metadata
-        try:
-            await self._sink.send(document)
-        except ServiceError:
-            logger.exception(
-                "could not forward the %s notification about %s",
-                notification.kind,
-                notification.message_id,
-            )
-            if metadata is not None:
-                await self._restore(notification.message_id, metadata)
-            return False
-        return True
-
-    async def _restore(self, message_id: str, metadata: str) -> None:
-        try:
-            await self._messages.put(message_id, metadata)
-        except ServiceError:
-            logger.exception("could not put back the metadata of %s", message_id)
+            return Handled(recorded, duplicates, False)
+        metadata = await self._messages.get(event.message_id)
+        await self._sink.send(outgoing_notification(event, when, metadata))
+        return Handled(recorded, duplicates, True)
 
 
-def _mapped(
-    table: Mapping[str | None, _Mapped], field: str, name: str | None, notification: Notification
-) -> _Mapped:
-    """``table[name]``; an unknown name is logged and falls back to the table's ``None``."""
-    value = table.get(name) if name is not None else None
-    if value is None:
-        value = table[None]
-        if name is not None:
-            logger.warning(
-                "unknown %s %r in a notification about %s: recorded as %s",
-                field,
-                name,
-                notification.message_id,
-                value.name,
-            )
-    return value
+def problem_time(event: DeliveryEvent, now_ms: int) -> int:
+    """The event's time, or ``now_ms`` when it is absent, in the future or before the mail.
+
+    A forged far-future time must not block an address for ever, and an event cannot
+    precede the email it is about. Without a time of its own, the mail's time stands in.
+    """
+    sent = event.mail.timestamp_ms
+    when = event.timestamp_ms if event.timestamp_ms is not None else sent
+    if when is None or when > now_ms + FUTURE_TOLERANCE_MS or (sent is not None and when < sent):
+        return now_ms
+    return when
+
+
+def problems_of(event: DeliveryEvent, when: int) -> list[DeliveryProblem]:
+    """One problem per distinct recipient of a bounce or complaint; none for other kinds."""
+    if event.problem_type is None:
+        return []
+    once = event.event_id or dedup_id(event)
+    return [
+        DeliveryProblem(address, event.problem_type, event.problem_subtype, when, once)
+        for address in dict.fromkeys(event.recipients)
+    ]
+
+
+def dedup_id(event: DeliveryEvent) -> str:
+    """Without an event id, the same event is (provider, message id, kind, provider's time)."""
+    stamp = event.timestamp_ms if event.timestamp_ms is not None else event.mail.timestamp_ms
+    return f"{event.provider}:{event.message_id}:{event.kind}:{stamp}"
+
+
+def outgoing_notification(
+    event: DeliveryEvent, when: int, metadata: str | None
+) -> dict[str, object]:
+    """The notification reliers read, whichever provider reported the event.
+
+    SES's field names with plain-string recipients (the auth server's consumer splits each
+    address), ``metadata`` when the relier stored some: docs/notifications.md.
+    """
+    mail = event.mail
+    document: dict[str, object] = {
+        "notificationType": event.kind,
+        "mail": {
+            "timestamp": iso_time(mail.timestamp_ms if mail.timestamp_ms is not None else when),
+            "messageId": mail.message_id,
+            "source": mail.source,
+            "destination": list(mail.destination),
+            "headers": [{"name": name, "value": value} for name, value in mail.headers],
+        },
+    }
+    if metadata is not None:
+        document["metadata"] = metadata
+    recipients = list(event.recipients)
+    subtype = event.problem_subtype
+    if event.kind == BOUNCE:
+        document["bounce"] = {
+            "bounceType": _bounce_type(event.problem_type, subtype),
+            "bounceSubType": subtype.wire_name if subtype in _BOUNCE_SUBTYPES else "Undetermined",
+            "bouncedRecipients": recipients,
+            "timestamp": iso_time(when),
+        }
+    elif event.kind == COMPLAINT:
+        complaint: dict[str, object] = {"complainedRecipients": recipients}
+        if subtype in _COMPLAINT_FEEDBACK_TYPES:
+            complaint["complaintFeedbackType"] = subtype.wire_name
+        complaint["timestamp"] = iso_time(when)
+        document["complaint"] = complaint
+    elif event.kind == DELIVERY:
+        document["delivery"] = {"timestamp": iso_time(when), "recipients": recipients}
+    else:
+        for key, value in event.details.items():
+            document.setdefault(key, value)
+    return document
+
+
+def _bounce_type(type_: ProblemType | None, subtype: ProblemSubtype) -> str:
+    if type_ is ProblemType.HARD_BOUNCE:
+        return "Permanent"
+    return "Undetermined" if subtype is ProblemSubtype.UNDETERMINED else "Transient"
+
+
+def iso_time(ms: int) -> str:
+    """Milliseconds since the epoch as SES writes times: ``2026-11-20T11:05:06.477Z``."""
+    moment = _EPOCH + timedelta(milliseconds=ms)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -4,8 +4,9 @@ One loop per distinct queue, all in one task group. Each loop long-polls its que
 the batch's messages concurrently (one limiter bounds them across all queues), then deletes
 the handled ones in one batch call. A message whose handling fails, or that cannot be parsed,
 is logged and left in its queue: it comes back after the visibility timeout, and the queue's
-redrive policy decides when to give up on it. On stop, each loop finishes the receive and the
-batch in flight, then returns.
+redrive policy decides when to give up on it. On stop, each loop abandons a long poll at
+once (its messages become visible again after the visibility timeout), finishes the batch
+in hand, then returns. docs/notifications.md describes the worker for operators.
 """
 
 from __future__ import annotations
@@ -19,13 +20,14 @@ from dataclasses import dataclass
 import anyio
 
 from config.container import Container
-from domain.notifications import Handled, Notification
+from domain.events import DeliveryEvent
+from domain.notifications import Handled
 from ports.health import Closable
-from ports.queues import IncomingMessage, NotificationSource
+from ports.queues import IncomingMessage, NotificationSource, ReceivedEvent, UnparseableMessage
 
 logger = logging.getLogger(__name__)
 
-Handler = Callable[[Notification], Awaitable[Handled]]
+Handler = Callable[[DeliveryEvent], Awaitable[Handled]]
 StopEvent = anyio.Event | asyncio.Event
 MAX_BACKOFF = 60.0
 
@@ -91,7 +93,7 @@ class Worker:
         backoff = self._first_backoff
         while not stop.is_set():
             try:
-                batch = await source.receive()
+                batch = await _receive_unless_stopped(source, stop)
             except Exception:  # noqa: BLE001 - the loop must survive any failure
                 logger.exception(
                     "receiving from %s failed: retrying in %.0f s", source.name, backoff
@@ -106,7 +108,7 @@ class Worker:
     async def _handle_batch(
         self, source: NotificationSource, batch: Sequence[IncomingMessage]
     ) -> None:
-        done: list[IncomingMessage] = []
+        done: list[ReceivedEvent] = []
         async with anyio.create_task_group() as group:
             for message in batch:
                 group.start_soon(self._handle_one, message, done)
@@ -124,8 +126,8 @@ class Worker:
         self.counts.undeleted += len(undeleted)
         self.counts.processed += len(done) - len(undeleted)
 
-    async def _handle_one(self, message: IncomingMessage, done: list[IncomingMessage]) -> None:
-        if message.notification is None:
+    async def _handle_one(self, message: IncomingMessage, done: list[ReceivedEvent]) -> None:
+        if isinstance(message, UnparseableMessage):
             self.counts.unparseable += 1
             logger.error(
                 "message %s on %s cannot be parsed (%s): left for the queue's redrive policy",
@@ -136,7 +138,7 @@ class Worker:
             return
         try:
             async with self._limiter:
-                handled = await self._handle(message.notification)
+                handled = await self._handle(message.event)
         except Exception:  # noqa: BLE001 - one message must not stop the others
             self.counts.failed += 1
             logger.exception(
@@ -145,6 +147,29 @@ class Worker:
             return
         self.counts.forwarded += handled.forwarded
         done.append(message)
+
+
+async def _receive_unless_stopped(
+    source: NotificationSource, stop: StopEvent
+) -> Sequence[IncomingMessage]:
+    """``source.receive()``, or nothing as soon as ``stop`` is set during the long poll."""
+    received: list[Sequence[IncomingMessage]] = []
+    failed: list[Exception] = []
+
+    async def receive(scope: anyio.CancelScope) -> None:
+        try:
+            received.append(await source.receive())
+        except Exception as exc:  # noqa: BLE001 - re-raised below, outside the task group
+            failed.append(exc)
+        scope.cancel()
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(receive, group.cancel_scope)
+        await stop.wait()
+        group.cancel_scope.cancel()
+    if failed:
+        raise failed[0]
+    return received[0] if received else ()
 
 
 async def _wait_for(stop: StopEvent, seconds: float) -> None:
@@ -158,7 +183,7 @@ async def run(container: Container, stop: StopEvent) -> Counts:
     settings = container.settings()
     worker = Worker(
         container.notification_sources(),
-        container.handle_notification(),
+        container.handle_delivery_event(),
         concurrency=settings.worker.concurrency,
         report_interval=settings.worker.reportinterval,
     )

@@ -1,33 +1,46 @@
-"""Queue ports: where SES notifications come from and where they are forwarded."""
+"""Queue ports: where delivery events come from and where notifications are forwarded."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
-if TYPE_CHECKING:  # domain.notifications imports this module: annotations only
-    from domain.notifications import Notification
+from domain.events import DeliveryEvent
 
 
 @dataclass(frozen=True, slots=True)
-class IncomingMessage:
-    """One message received from a source, parsed or not.
+class ReceivedEvent:
+    """A message received from a source and parsed into a delivery event.
 
-    ``notification`` is None when the body could not be parsed (broken JSON, wrong MD5,
-    unknown ``notificationType`` ...); ``error`` then says why, for the logs. ``receipt`` is
-    what ``delete`` needs. ``queue`` and ``id`` name the message in logs.
+    ``receipt`` is what ``delete`` needs; ``queue`` and ``id`` name the message in logs.
     """
 
     queue: str
     id: str
     receipt: str
-    notification: Notification | None
-    error: str | None = None
+    event: DeliveryEvent
+
+
+@dataclass(frozen=True, slots=True)
+class UnparseableMessage:
+    """A message received from a source that could not be parsed, for any reason.
+
+    ``error`` says why, for the logs (never the body). It is never deleted by the worker:
+    the queue's redrive policy decides its fate.
+    """
+
+    queue: str
+    id: str
+    receipt: str
+    error: str
+
+
+IncomingMessage = ReceivedEvent | UnparseableMessage
 
 
 class NotificationSource(Protocol):
-    """An incoming queue of SES notifications (at-least-once, with a visibility timeout)."""
+    """An incoming queue of delivery events (at-least-once, with a visibility timeout)."""
 
     @property
     def name(self) -> str:
@@ -39,12 +52,14 @@ class NotificationSource(Protocol):
 
         Never returns immediately on an empty queue (long polling), so a loop over it does
         not spin. Received messages are hidden from other receivers until they are deleted
-        or the queue's visibility timeout passes, after which they are received again.
-        Raises ``domain.errors.QueueError`` when the queue cannot be reached.
+        or the queue's visibility timeout passes, after which they are received again. A
+        message that cannot be parsed is returned as an ``UnparseableMessage``; it never
+        makes the call fail. Raises ``domain.errors.QueueError`` when the queue cannot be
+        reached.
         """
         ...
 
-    async def delete(self, messages: Sequence[IncomingMessage]) -> Sequence[IncomingMessage]:
+    async def delete(self, messages: Sequence[ReceivedEvent]) -> Sequence[ReceivedEvent]:
         """Delete ``messages`` (received from this source) for good.
 
         Returns those that could not be deleted (they will be received again). Raises
@@ -57,5 +72,10 @@ class NotificationSink(Protocol):
     """The outgoing queue: notifications plus their metadata, for reliers to read."""
 
     async def send(self, notification: Mapping[str, object]) -> None:
-        """Send one notification as a JSON object. Raises ``QueueError`` on failure."""
+        """Send one notification (a JSON object) to the outgoing queue.
+
+        How it is wrapped on the queue (an SNS-style envelope, or raw) is the adapter's
+        setting (docs/notifications.md). Raises ``QueueError`` on failure, in which case it
+        may not be assumed sent.
+        """
         ...

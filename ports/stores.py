@@ -31,7 +31,7 @@ class DeliveryProblemStore(Protocol):
 
 
 class MessageDataStore(Protocol):
-    """Relier metadata remembered per provider message id until a notification consumes it."""
+    """Relier metadata remembered per provider message id, for ``messagedata.ttl``."""
 
     async def put(self, message_id: str, metadata: str) -> None:
         """Remember ``metadata`` for the provider's ``message_id`` for the configured TTL.
@@ -40,10 +40,10 @@ class MessageDataStore(Protocol):
         """
         ...
 
-    async def consume(self, message_id: str) -> str | None:
-        """Return and delete the metadata of ``message_id``; None when absent or expired.
+    async def get(self, message_id: str) -> str | None:
+        """The metadata of ``message_id``; None when absent or expired.
 
-        Atomic: of two concurrent consumers, at most one gets the metadata. Raises
-        ``StoreError`` on failure.
+        Reading never removes it: every notification about the message carries it until the
+        TTL expires it. Raises ``StoreError`` on failure.
         """
         ...

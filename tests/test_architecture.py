@@ -38,3 +38,28 @@ def test_pure_layers_import_only_stdlib_domain_and_ports(path: Path) -> None:
 
 def test_the_walk_sees_the_layers() -> None:
     assert imported_modules(ROOT / "domain" / "sending.py") >= {"ports.providers", "domain.limits"}
+
+
+def test_no_import_circle_between_the_pure_layers() -> None:
+    """Values live in the domain; ports import them, never the other way round."""
+    paths = sorted((ROOT / "domain").glob("*.py")) + sorted((ROOT / "ports").glob("*.py"))
+    graph = {
+        f"{p.parent.name}.{p.stem}": {
+            m for m in imported_modules(p) if m.split(".")[0] in ALLOWED_PROJECT
+        }
+        for p in paths
+    }
+
+    def reaches(start: str, target: str, seen: set[str]) -> bool:
+        for module in graph.get(start, set()):
+            if module == target or (
+                module not in seen and reaches(module, target, seen | {module})
+            ):
+                return True
+        return False
+
+    circles = sorted(module for module in graph if reaches(module, module, set()))
+    assert circles == []
+    assert "ports.queues" in graph["domain.notifications"]  # the walk sees this edge
+    for path in paths:
+        assert "TYPE_CHECKING" not in path.read_text("utf-8"), f"{path.name} hides an import"

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 import anyio
 
-from adapters.queues.ses_notifications import UnparseableNotification, body_md5, parse_body
+from adapters.queues.ses_notifications import body_md5, incoming
 from domain.errors import QueueError
-from ports.queues import IncomingMessage
+from ports.queues import IncomingMessage, ReceivedEvent
 
 MAX_BATCH = 10
 
@@ -74,13 +74,9 @@ class MemoryNotificationSource:
     def _take(self, message_id: str, stored: _Stored, now: float) -> IncomingMessage:
         stored.visible_at = now + self._visibility
         stored.receipt = uuid.uuid4().hex
-        try:
-            notification = parse_body(stored.body, stored.md5)
-        except UnparseableNotification as exc:
-            return IncomingMessage(self._name, message_id, stored.receipt, None, str(exc))
-        return IncomingMessage(self._name, message_id, stored.receipt, notification)
+        return incoming(self._name, message_id, stored.receipt, stored.body, stored.md5)
 
-    async def delete(self, messages: Sequence[IncomingMessage]) -> Sequence[IncomingMessage]:
+    async def delete(self, messages: Sequence[ReceivedEvent]) -> Sequence[ReceivedEvent]:
         self._check()
         failed = []
         for message in messages:

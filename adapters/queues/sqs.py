@@ -6,12 +6,15 @@ made once per process (one per endpoint) and shared by every queue.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import anyio
@@ -20,12 +23,16 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from adapters.queues.ses_notifications import UnparseableNotification, parse_body
+from adapters.queues.ses_notifications import incoming
 from domain.errors import QueueError
-from ports.queues import IncomingMessage
+from ports.queues import IncomingMessage, ReceivedEvent
+
+_T = TypeVar("_T")
 
 MAX_BATCH = 10  # SQS's limit for receive_message and the batch calls
 MAX_BATCH_BYTES = 262_144  # SQS's limit for all the bodies of one send_message_batch
+# The envelope's TopicArn: no SNS topic is involved, the name says who wrote it.
+ENVELOPE_TOPIC = "fxa-email-service"
 
 
 def queue_name(url: str) -> str:
@@ -104,18 +111,74 @@ class SqsConnection:
 
     async def call(self, queue_url: str, method: str, **kwargs: Any) -> dict[str, Any]:
         """Call ``method`` of the queue's client in a thread; QueueError on any failure."""
+        return await self.call_then(queue_url, method, _response, **kwargs)
+
+    async def call_then(
+        self,
+        queue_url: str,
+        method: str,
+        then: Callable[[dict[str, Any]], _T],
+        abandonable: bool = False,
+        **kwargs: Any,
+    ) -> _T:
+        """``then(response)`` of ``method``, both in the same thread; QueueError on failure.
+
+        An ``abandonable`` call (a long poll) runs in a daemon thread of its own: a
+        cancelled caller stops waiting at once and the process may exit without waiting
+        for it. Its result is dropped; a receive's messages become visible again after
+        the visibility timeout.
+        """
+        func = partial(self._sync_call, queue_url, method, then, kwargs)
+        if abandonable:
+            return await _in_daemon_thread(func)
         if self._limiter is None:
             self._limiter = anyio.CapacityLimiter(self._max_threads)
-        func: Callable[[], dict[str, Any]] = partial(self._sync_call, queue_url, method, kwargs)
         return await anyio.to_thread.run_sync(func, limiter=self._limiter)
 
-    def _sync_call(self, queue_url: str, method: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+    def _sync_call(
+        self,
+        queue_url: str,
+        method: str,
+        then: Callable[[dict[str, Any]], _T],
+        kwargs: dict[str, Any],
+    ) -> _T:
         try:
             client = self.client_for(queue_url)
-            result: dict[str, Any] = getattr(client, method)(QueueUrl=queue_url, **kwargs)
-            return result
+            response: dict[str, Any] = getattr(client, method)(QueueUrl=queue_url, **kwargs)
         except (BotoCoreError, ClientError) as exc:
             raise QueueError(f"SQS {method} on {queue_name(queue_url)} failed: {exc}") from exc
+        return then(response)
+
+
+def _response(response: dict[str, Any]) -> dict[str, Any]:
+    return response
+
+
+async def _in_daemon_thread(func: Callable[[], _T]) -> _T:
+    """``func()`` in a new daemon thread (boto3 calls cannot be interrupted; see above)."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[_T] = loop.create_future()
+
+    def settle(result: _T | None, error: BaseException | None) -> None:
+        if future.done():  # the caller was cancelled: drop the result
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)  # type: ignore[arg-type]
+
+    def run() -> None:
+        try:
+            result, error = func(), None
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiting task
+            result, error = None, exc
+        try:
+            loop.call_soon_threadsafe(settle, result, error)
+        except RuntimeError:  # the loop is closed: nobody is waiting any more
+            pass
+
+    threading.Thread(target=run, name="sqs long poll", daemon=True).start()
+    return await future
 
 
 class SqsNotificationSource:
@@ -132,25 +195,34 @@ class SqsNotificationSource:
         return self._name
 
     async def receive(self) -> Sequence[IncomingMessage]:
-        response = await self._sqs.call(
+        """A long poll; cancelling it returns at once (its messages come back later).
+
+        The bodies are parsed in the receiving thread: a batch of large notifications never
+        holds the event loop.
+        """
+        return await self._sqs.call_then(
             self.url,
             "receive_message",
+            self._parse,
+            abandonable=True,
             MaxNumberOfMessages=MAX_BATCH,
             WaitTimeSeconds=self._wait,
         )
-        return [self._incoming(message) for message in response.get("Messages", [])]
 
-    def _incoming(self, message: dict[str, Any]) -> IncomingMessage:
-        message_id = str(message.get("MessageId", "?"))
-        receipt = str(message.get("ReceiptHandle", ""))
-        try:
-            notification = parse_body(str(message.get("Body", "")), message.get("MD5OfBody", ""))
-        except UnparseableNotification as exc:
-            return IncomingMessage(self._name, message_id, receipt, None, str(exc))
-        return IncomingMessage(self._name, message_id, receipt, notification)
+    def _parse(self, response: dict[str, Any]) -> list[IncomingMessage]:
+        return [
+            incoming(
+                self._name,
+                str(message.get("MessageId", "?")),
+                str(message.get("ReceiptHandle", "")),
+                str(message.get("Body", "")),
+                str(message.get("MD5OfBody", "")),
+            )
+            for message in response.get("Messages", [])
+        ]
 
-    async def delete(self, messages: Sequence[IncomingMessage]) -> Sequence[IncomingMessage]:
-        failed: list[IncomingMessage] = []
+    async def delete(self, messages: Sequence[ReceivedEvent]) -> Sequence[ReceivedEvent]:
+        failed: list[ReceivedEvent] = []
         for start in range(0, len(messages), MAX_BATCH):
             chunk = messages[start : start + MAX_BATCH]
             entries = [{"Id": str(i), "ReceiptHandle": m.receipt} for i, m in enumerate(chunk)]
@@ -167,22 +239,30 @@ class _Outgoing:
 
 
 class SqsNotificationSink:
-    """The outgoing SQS queue: one JSON message per notification.
+    """The outgoing SQS queue: one message per notification (docs/notifications.md).
+
+    ``format`` ``sns`` (the default) wraps the notification's JSON as the ``Message`` string
+    of an SNS-style notification envelope, because the auth server's queue reader parses
+    ``JSON.parse(JSON.parse(body).Message)``; ``raw`` sends the bare JSON.
 
     Sends that arrive together (the worker handles a batch concurrently) leave in one
     ``send_message_batch`` call: the first waits up to ``linger`` seconds for company, less
     once ten are waiting. One call instead of ten saves nine thread hops and requests.
     """
 
-    def __init__(self, sqs: SqsConnection, url: str, linger: float = 0.002) -> None:
+    def __init__(
+        self, sqs: SqsConnection, url: str, format: str = "sns", linger: float = 0.002
+    ) -> None:
         self._sqs = sqs
         self.url = url
+        self._envelope = format == "sns"
         self._linger = linger
         self._waiting: list[_Outgoing] = []
         self._full: anyio.Event | None = None
 
     async def send(self, notification: Mapping[str, object]) -> None:
-        item = _Outgoing(json.dumps(notification, separators=(",", ":")))  # ASCII only
+        body = json.dumps(notification, separators=(",", ":"))  # ASCII only
+        item = _Outgoing(sns_envelope(body) if self._envelope else body)
         self._waiting.append(item)
         if len(self._waiting) == 1:
             with anyio.CancelScope(shield=True):  # the others wait on what this task sends
@@ -215,6 +295,18 @@ class SqsNotificationSink:
                 item.error = exc
         for item in batch:
             item.done.set()
+
+
+def sns_envelope(message: str) -> str:
+    """``message`` as the ``Message`` of an SNS notification, as SNS delivers one to SQS."""
+    envelope = {
+        "Type": "Notification",
+        "MessageId": str(uuid.uuid4()),
+        "TopicArn": ENVELOPE_TOPIC,
+        "Message": message,
+        "Timestamp": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+    }
+    return json.dumps(envelope, separators=(",", ":"))
 
 
 def _take_batch(waiting: list[_Outgoing]) -> list[_Outgoing]:

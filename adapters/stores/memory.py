@@ -57,14 +57,14 @@ class MemoryMessageDataStore:
             raise self.fail_with
         now = self._clock.now_ms()
         self._puts += 1
-        if self._puts % 1024 == 0:  # drop what expired unconsumed, now and then
+        if self._puts % 1024 == 0:  # drop what expired, now and then
             self._data = {k: v for k, v in self._data.items() if v[1] > now}
         self._data[self._hasher.message(message_id)] = (metadata, now + self._ttl_ms)
 
-    async def consume(self, message_id: str) -> str | None:
+    async def get(self, message_id: str) -> str | None:
         if self.fail_with is not None:
             raise self.fail_with
-        entry = self._data.pop(self._hasher.message(message_id), None)
+        entry = self._data.get(self._hasher.message(message_id))
         if entry is None or entry[1] <= self._clock.now_ms():
             return None
         return entry[0]

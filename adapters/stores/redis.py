@@ -1,6 +1,6 @@
 """Redis stores: one redis-py asyncio client and connection pool per process.
 
-Keys (docs/operations.md, stored data) hold only HMACs: ``fxa-email:mdata:<hmac(message id)>`` and
+Keys (CONTRACT section 7) hold only HMACs: ``fxa-email:mdata:<hmac(message id)>`` and
 ``fxa-email:dp:{<hmac(lower-cased address)>}`` (the braces keep an address's keys in one
 cluster slot). Records also carry their own expiry, read against the injected clock, so
 tests with a fake clock see the same expiry as production sees through Redis TTLs.
@@ -179,10 +179,10 @@ def _decode(address: str, member: str) -> DeliveryProblem:
 
 
 class RedisMessageDataStore:
-    """``SET ... PX ttl`` to store, ``GETDEL`` to consume: two consumers never both get it.
+    """``SET ... PX ttl`` to store, ``GET`` to read: every notification gets the metadata.
 
     The value is ``<expiresAt ms>:<metadata>`` so expiry also holds against the injected
-    clock; Redis's own TTL removes what is never consumed.
+    clock; Redis's own TTL removes it.
     """
 
     def __init__(
@@ -211,9 +211,9 @@ class RedisMessageDataStore:
         except (RedisError, OSError) as exc:
             raise _store_error(exc) from exc
 
-    async def consume(self, message_id: str) -> str | None:
+    async def get(self, message_id: str) -> str | None:
         try:
-            value = await self._conn.client.getdel(self._key(message_id))
+            value = await self._conn.client.get(self._key(message_id))
         except (RedisError, OSError) as exc:
             raise _store_error(exc) from exc
         if value is None:

@@ -159,10 +159,10 @@ class SqliteMessageDataStore:
         except sqlite3.Error as exc:
             raise StoreError(f"sqlite store failed: {exc}") from exc
 
-    async def consume(self, message_id: str) -> str | None:
+    async def get(self, message_id: str) -> str | None:
         try:
             row = self._db.conn.execute(
-                "DELETE FROM message_data WHERE key = ? RETURNING metadata, expires_at",
+                "SELECT metadata, expires_at FROM message_data WHERE key = ?",
                 (self._hasher.message(message_id),),
             ).fetchone()
         except sqlite3.Error as exc:

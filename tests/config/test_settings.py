@@ -1,4 +1,4 @@
-"""Configuration layering and errors (docs/configuration.md)."""
+"""Configuration layering and errors (CONTRACT section 6)."""
 
 from __future__ import annotations
 

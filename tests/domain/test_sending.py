@@ -75,7 +75,7 @@ async def test_sends_through_default_provider_and_stores_metadata(world: World) 
 
     assert result.message_id == f"mock:{world.mock.sent[0][0]}"
     assert result.skipped == ()
-    assert await world.messages.consume(world.mock.sent[0][0]) == '{"flow": 1}'
+    assert await world.messages.get(world.mock.sent[0][0]) == '{"flow": 1}'
 
 
 async def test_requested_provider_is_used(world: World) -> None:

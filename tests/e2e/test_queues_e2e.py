@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 
 from tests.e2e.service import RunningService, clean_env, command_path, run_command, serve
-from tests.fixtures import ses
+from tests.fixtures import auth_server, ses
 from tests.servers import TEST_AWS_ENV, MotoServer
 from tests.waiting import wait_for
 
@@ -99,9 +99,9 @@ def test_a_bounce_on_the_queue_blocks_the_address_and_metadata_comes_back(
     assert refusal["errno"] == 108
     assert refusal["time"] == refusal["bouncedAt"] == int(bounced_at.timestamp() * 1000)
     assert refusal["problem"]["type"] == "hardBounce"
-    assert [json.loads(body) for body in forwarded] == [
-        {**notification, "metadata": '{"flow": "e2e-7"}'}
-    ]
+    [read] = [auth_server.read(body) for body in forwarded]
+    assert (read.notification_type, read.message_id) == ("Bounce", ses_id)
+    assert (read.addresses, read.metadata) == ((address,), '{"flow": "e2e-7"}')
     attributes = moto.client("sqs").get_queue_attributes(
         QueueUrl=urls["bounce"], AttributeNames=["All"]
     )["Attributes"]

@@ -81,7 +81,7 @@ async def test_recorded_problems_refuse_the_recipient_as_with_sqlite(
         assert skipped.json()["skipped"] == [{"address": BLOCKED, "errno": 108}]
         assert sent.status_code == 200, sent.text
         provider_id = sent.json()["messageId"].removeprefix("mock:")
-        assert await container.message_data().consume(provider_id) == "opaque"
+        assert await container.message_data().get(provider_id) == "opaque"
 
 
 async def poll_status(client: httpx.AsyncClient, expected: int, seconds: float = 5) -> Any:

@@ -13,11 +13,12 @@ import pytest
 from config.container import Container, build_container
 from config.settings import load_settings
 from domain.errors import StoreError
+from domain.events import DeliveryEvent
 from domain.model import ProblemSubtype, ProblemType
-from domain.notifications import Handled, Notification
+from domain.notifications import Handled
 from entrypoints import worker
 from entrypoints.worker import Worker
-from tests.fixtures import ses
+from tests.fixtures import auth_server, ses
 from tests.servers import MotoServer
 from tests.waiting import eventually
 
@@ -47,8 +48,9 @@ class Queues:
         counts = [int(response["Attributes"][name]) for name in names]
         return counts[0] if visible_only else sum(counts)
 
-    def forwarded(self) -> list[dict[str, Any]]:
-        return [json.loads(body) for body in self.moto.drain(self.outgoing)]
+    def forwarded(self) -> list[auth_server.Read]:
+        """What the auth server reads from each forwarded message (drained)."""
+        return [auth_server.read(body) for body in self.moto.drain(self.outgoing)]
 
 
 @pytest.fixture
@@ -79,7 +81,7 @@ def make_container(queues: Queues, notification: str | None = None) -> Container
 async def running(work: Worker | Container) -> AsyncIterator[Worker]:
     """A worker (or the container's), running until the block ends; then stopped, awaited."""
     if not isinstance(work, Worker):
-        work = Worker(work.notification_sources(), work.handle_notification(), 4)
+        work = Worker(work.notification_sources(), work.handle_delivery_event(), 4)
     stop = anyio.Event()
     async with anyio.create_task_group() as group:
         group.start_soon(work.run, stop)
@@ -122,11 +124,15 @@ async def test_each_kind_is_recorded_forwarded_with_metadata_and_deleted(queues:
     [problem] = await problems.fetch("angry@example.com")
     assert (problem.type, problem.subtype) == (ProblemType.COMPLAINT, ProblemSubtype.ABUSE)
     assert await problems.fetch("happy@example.com") == []
-    forwarded = sorted(queues.forwarded(), key=lambda d: d["notificationType"])
-    assert forwarded == [
-        {**bounce, "metadata": "meta of Bounce"},
-        {**complaint, "metadata": "meta of Complaint"},
-        {**delivery, "metadata": "meta of Delivery"},
+    forwarded = sorted(queues.forwarded(), key=lambda read: read.notification_type)
+    assert [(r.notification_type, r.message_id, r.metadata) for r in forwarded] == [
+        (doc["notificationType"], doc["mail"]["messageId"], f"meta of {doc['notificationType']}")
+        for doc in (bounce, complaint, delivery)
+    ]
+    assert [r.addresses for r in forwarded] == [
+        ("jane@example.com", "Richard@Example.com"),
+        ("angry@example.com",),
+        ("happy@example.com", "glad@example.com"),
     ]
 
 
@@ -149,22 +155,30 @@ async def test_a_store_failure_leaves_the_message_until_the_store_is_back(
         )
     assert queues.depth(queues.bounce) == 0
     assert len(await store.fetch("x@example.com")) == 1
-    assert queues.forwarded() == [{**doc, "metadata": "meta"}]
+    [read] = queues.forwarded()
+    assert (read.addresses, read.metadata) == (("x@example.com",), "meta")
 
 
-async def test_the_outgoing_queue_failing_does_not_block_deletion(queues: Queues) -> None:
-    missing = queues.outgoing.rsplit("/", 1)[0] + "/no-such-queue"
-    container = make_container(queues, notification=missing)
+async def test_a_refused_forward_leaves_the_message_and_a_later_success_forwards_once(
+    queues: Queues,
+) -> None:
+    late = queues.outgoing.rsplit("/", 1)[0] + "/late-notifications"  # not created yet
+    container = make_container(queues, notification=late)
     doc = ses.bounce("Transient", "MailboxFull", "full@example.com")
     await container.message_data().put(doc["mail"]["messageId"], "meta")
     queues.put(queues.bounce, doc)
     async with running(container) as work:
-        await eventually(lambda: work.counts.processed == 1)
-    assert (work.counts.forwarded, work.counts.failed) == (0, 0)
+        await eventually(lambda: work.counts.failed >= 2, what="refused and received again")
+        assert work.counts.processed == 0
+        assert queues.depth(queues.bounce) == 1
+        assert queues._create("late-notifications", {}) == late
+        await eventually(lambda: work.counts.processed == 1, what="forwarded once it exists")
+    assert work.counts.forwarded == 1
     assert queues.depth(queues.bounce) == 0
-    [problem] = await container.delivery_problems().fetch("full@example.com")
+    [problem] = await container.delivery_problems().fetch("full@example.com")  # once
     assert problem.type == ProblemType.SOFT_BOUNCE
-    assert await container.message_data().consume(doc["mail"]["messageId"]) == "meta"  # kept
+    [read] = [auth_server.read(body) for body in queues.moto.drain(late)]
+    assert (read.addresses, read.metadata) == (("full@example.com",), "meta")
 
 
 async def test_poison_messages_never_stop_the_loop_and_are_never_deleted(queues: Queues) -> None:
@@ -192,9 +206,12 @@ async def test_poison_messages_never_stop_the_loop_and_are_never_deleted(queues:
     assert len(queues.forwarded()) == 1
 
 
-async def test_a_duplicate_delivery_records_one_problem(queues: Queues) -> None:
+@pytest.mark.parametrize("feedback_id", [True, False], ids=["feedbackId", "no feedbackId"])
+async def test_a_duplicate_delivery_records_one_problem(queues: Queues, feedback_id: bool) -> None:
     container = make_container(queues)
     doc = ses.load("complaint-no-feedback-type")
+    if not feedback_id:
+        del doc["complaint"]["feedbackId"]
     queues.put(queues.other, doc)
     queues.put(queues.other, doc, envelope=True)
     async with running(container) as work:
@@ -207,13 +224,13 @@ async def test_a_duplicate_delivery_records_one_problem(queues: Queues) -> None:
 
 async def test_stop_lets_the_messages_in_flight_finish(queues: Queues) -> None:
     container = make_container(queues)
-    handle = container.handle_notification()
+    handle = container.handle_delivery_event()
     started, release = anyio.Event(), anyio.Event()
 
-    async def slow(notification: Notification) -> Handled:
+    async def slow(event: DeliveryEvent) -> Handled:
         started.set()
         await release.wait()
-        return await handle(notification)
+        return await handle(event)
 
     work = Worker(container.notification_sources(), slow, concurrency=4)
     doc = ses.load("delivery")
@@ -226,5 +243,5 @@ async def test_stop_lets_the_messages_in_flight_finish(queues: Queues) -> None:
         queues.put(queues.other, ses.load("complaint"))  # arrives after the stop: not taken
         release.set()
     assert work.counts.processed == 1
-    assert [d["notificationType"] for d in queues.forwarded()] == ["Delivery"]
+    assert [r.notification_type for r in queues.forwarded()] == ["Delivery"]
     assert queues.depth(queues.other) == 1

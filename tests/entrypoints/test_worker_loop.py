@@ -12,7 +12,8 @@ import pytest
 
 from adapters.queues.memory import MemoryNotificationSource
 from domain.errors import QueueError
-from domain.notifications import Handled, Notification
+from domain.events import DeliveryEvent
+from domain.notifications import Handled
 from entrypoints.worker import Worker
 from tests.entrypoints.test_worker import running
 from tests.fixtures import ses
@@ -29,7 +30,7 @@ class CountingSource(MemoryNotificationSource):
         return await super().receive()
 
 
-async def ok(notification: Notification) -> Handled:
+async def ok(event: DeliveryEvent) -> Handled:
     return Handled(forwarded=True)
 
 
@@ -55,8 +56,8 @@ async def test_an_unexpected_error_fails_one_message_not_the_loop(
     source = CountingSource("bounces")
     bad = ses.load("bounce-permanent")
 
-    async def handle(notification: Notification) -> Handled:
-        if notification.message_id == bad["mail"]["messageId"]:
+    async def handle(event: DeliveryEvent) -> Handled:
+        if event.message_id == bad["mail"]["messageId"]:
             raise RuntimeError("bug")
         return Handled()
 
@@ -73,7 +74,7 @@ async def test_a_failed_delete_is_counted_and_survived(caplog: pytest.LogCapture
     source.put(json.dumps(ses.load("delivery")))
     calls = 0
 
-    async def handle(notification: Notification) -> Handled:
+    async def handle(event: DeliveryEvent) -> Handled:
         nonlocal calls
         calls += 1
         if calls == 1:  # the delete after the first handling fails (and receives, until reset)
@@ -104,7 +105,7 @@ async def test_a_batch_is_handled_concurrently_within_the_bound() -> None:
         source.put(json.dumps(ses.load("delivery")))
     busy = peak = 0
 
-    async def handle(notification: Notification) -> Handled:
+    async def handle(event: DeliveryEvent) -> Handled:
         nonlocal busy, peak
         busy += 1
         peak = max(peak, busy)

@@ -11,10 +11,17 @@ from typing import Any
 import anyio
 import pytest
 
+from adapters.queues import ses_notifications
 from adapters.queues.memory import MemoryNotificationSink, MemoryNotificationSource
 from adapters.queues.sqs import SqsConnection, SqsNotificationSink, SqsNotificationSource
 from domain.errors import QueueError
-from ports.queues import IncomingMessage, NotificationSink, NotificationSource
+from ports.queues import (
+    IncomingMessage,
+    NotificationSink,
+    NotificationSource,
+    ReceivedEvent,
+    UnparseableMessage,
+)
 from tests.fixtures import ses
 from tests.servers import MotoServer
 
@@ -90,7 +97,10 @@ class SqsQueues:
         return SqsNotificationSink(self.connection, self.out_url)
 
     def sent(self) -> list[dict[str, Any]]:
-        return [json.loads(body) for body in self.moto.drain(self.out_url)]
+        """The notifications, out of their SNS-style envelopes (the default format)."""
+        envelopes = [json.loads(body) for body in self.moto.drain(self.out_url)]
+        assert all(e["Type"] == "Notification" for e in envelopes)
+        return [json.loads(e["Message"]) for e in envelopes]
 
     def _missing_url(self) -> str:
         return str(self.url).rsplit("/", 1)[0] + "/no-such-queue"
@@ -129,14 +139,16 @@ async def test_raw_and_enveloped_bodies_arrive_parsed_and_are_deleted(queues: Qu
     source = queues.source()
     messages = await drain(source, 2)
     assert len(messages) == 2
-    for message in messages:
+    received = [m for m in messages if isinstance(m, ReceivedEvent)]
+    assert len(received) == 2
+    for message in received:
         assert message.queue == source.name == "bounces"
-        assert message.id and message.receipt and message.error is None
-        assert message.notification is not None
-        assert message.notification.message_id == raw["mail"]["messageId"]
-        assert message.notification.original == raw
+        assert message.id and message.receipt
+        assert message.event.message_id == raw["mail"]["messageId"]
+        assert message.event.recipients == ("angry@example.com",)
+    assert received[0].event == received[1].event
     assert len({m.id for m in messages}) == 2
-    assert await source.delete(messages) == []
+    assert await source.delete(received) == []
     assert queues.remaining() == 0
 
 
@@ -154,7 +166,8 @@ async def test_a_receive_returns_at_most_ten(queues: Queues) -> None:
     assert 1 <= len(first) <= 10
     rest = await drain(source, 12 - len(first))
     assert len(first) + len(rest) == 12
-    assert await source.delete([*first, *rest]) == []
+    received = [m for m in [*first, *rest] if isinstance(m, ReceivedEvent)]
+    assert await source.delete(received) == []
     assert queues.remaining() == 0
 
 
@@ -171,8 +184,8 @@ async def test_unparseable_messages_are_received_with_the_reason(
 ) -> None:
     queues.put(body, corrupt_md5)
     [message] = await drain(queues.source(), 1)
-    assert message.notification is None
-    assert message.error is not None and reason in message.error
+    assert isinstance(message, UnparseableMessage)
+    assert reason in message.error
     assert queues.remaining() == 1  # receiving never deletes
 
 
@@ -184,6 +197,7 @@ async def test_an_undeleted_message_comes_back_after_the_visibility_timeout(
     [first] = await drain(source, 1)
     hidden_until = time.monotonic() + VISIBILITY
     [again] = await drain(source, 1)
+    assert isinstance(again, ReceivedEvent)
     assert time.monotonic() >= hidden_until - 0.2
     assert again.id == first.id
     assert await source.delete([again]) == []
@@ -227,7 +241,8 @@ async def test_an_unreachable_queue_raises_queue_error(queues: Queues, what: str
             await queues.broken_sink().send({"x": 1})
         else:
             source = queues.broken_source()
-            message = IncomingMessage(source.name, "id", uuid.uuid4().hex, None)
+            event = ses_notifications.parse_ses(ses.load("delivery"))
+            message = ReceivedEvent(source.name, "id", uuid.uuid4().hex, event)
             calls: dict[str, Any] = {
                 "receive": source.receive,
                 "delete": lambda: source.delete([message]),

@@ -33,42 +33,50 @@ async def store(store_backend: str, clock: FakeClock, tmp_path: Path) -> AsyncIt
 
 
 async def test_absent_message_has_no_metadata(store: Any) -> None:
-    assert await store.consume("no-such-message") is None
+    assert await store.get("no-such-message") is None
 
 
-async def test_metadata_is_returned_once(store: Any) -> None:
+async def test_metadata_is_read_never_consumed(store: Any) -> None:
     await store.put("message-1", '{"flowId": "abc", "ünïcode": true}')
 
-    assert await store.consume("message-1") == '{"flowId": "abc", "ünïcode": true}'
-    assert await store.consume("message-1") is None
+    assert await store.get("message-1") == '{"flowId": "abc", "ünïcode": true}'
+    assert await store.get("message-1") == '{"flowId": "abc", "ünïcode": true}'
 
 
 async def test_put_again_replaces(store: Any) -> None:
     await store.put("message-2", "first")
     await store.put("message-2", "second")
 
-    assert await store.consume("message-2") == "second"
+    assert await store.get("message-2") == "second"
 
 
 async def test_messages_are_independent(store: Any) -> None:
     await store.put("a", "for a")
     await store.put("b", "for b")
 
-    assert await store.consume("b") == "for b"
-    assert await store.consume("a") == "for a"
+    assert await store.get("b") == "for b"
+    assert await store.get("a") == "for a"
 
 
 async def test_metadata_expires_after_ttl(store_backend: str, store: Any, clock: FakeClock) -> None:
     await store.put("message-3", "short-lived")
     clock.advance(TTL + 1)
 
-    assert await store.consume("message-3") is None
+    assert await store.get("message-3") is None
 
 
-async def test_concurrent_consumers_get_it_at_most_once(store: Any) -> None:
-    await store.put("contended", "only once")
+async def test_metadata_read_until_the_ttl_expires_it(store: Any, clock: FakeClock) -> None:
+    await store.put("message-4", "for every notification")
+    clock.advance(TTL - 1)
+    assert await store.get("message-4") == "for every notification"
 
-    results = await asyncio.gather(*(store.consume("contended") for _ in range(8)))
+    clock.advance(2)
+    assert await store.get("message-4") is None
 
-    assert results.count("only once") == 1
-    assert results.count(None) == 7
+
+async def test_concurrent_readers_all_get_it(store: Any) -> None:
+    await store.put("contended", "for all")
+
+    results = await asyncio.gather(*(store.get("contended") for _ in range(8)))
+
+    assert results == ["for all"] * 8
