@@ -2,9 +2,15 @@
 
 Both servers run as one uvicorn worker each (uvloop + httptools, access log off); wrk drives
 each with the same connections for the same time, alternating, and the script prints
-throughput, p50/p99 latency and the ratio service/bare. A benchmark: it prints, never asserts.
+throughput, p50/p99 latency, each server's resident memory after the load and the ratio
+service/bare. A benchmark: it prints, never asserts.
 
     python bench/send.py [--duration 10] [--connections 16] [--runs 3] [--provider mock]
+    python bench/send.py --profile send.prof [--requests 3000]
+
+``--profile`` runs no server: it drives the service's ASGI app in this process (same
+settings, same stores) under cProfile, writes the profile to the given file (read it with
+``python -m pstats`` or snakeviz) and prints the functions that cost the most.
 
 The service reads its configuration as usual, so FXA_EMAIL_* variables in the environment
 choose stores and providers (e.g. FXA_EMAIL_DELIVERYPROBLEMS_BACKEND=redis). By default it
@@ -15,6 +21,7 @@ runs in env `test` (no .eml files) with SQLite stores in a temporary folder. Nee
 from __future__ import annotations
 
 import argparse
+import cProfile
 import json
 import os
 import shutil
@@ -22,7 +29,10 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
+from collections.abc import MutableMapping
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -67,26 +77,105 @@ def wrk(url: str, script: Path, connections: int, duration: int) -> dict[str, fl
     }
 
 
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process, from /proc (Linux)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def profile(env: dict[str, str], body: bytes, requests: int, out: Path) -> None:
+    """Drive the app's ASGI callable in process, without a server, under cProfile."""
+    import pstats
+
+    import uvloop
+
+    os.environ.update(env)
+    from config.container import build_container
+    from config.settings import load_settings
+    from entrypoints.http import create_app
+
+    app = create_app(build_container(load_settings()))
+    scope: dict[str, Any] = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/send",
+        "raw_path": b"/send",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"host", b"service"),
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+        ],
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 8001),
+    }
+    statuses: dict[int, int] = {}
+
+    async def one() -> None:
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message: MutableMapping[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                statuses[message["status"]] = statuses.get(message["status"], 0) + 1
+
+        await app(dict(scope), receive, send)
+
+    async def run() -> float:
+        for _ in range(200):  # warm-up: connections, caches, first-use imports
+            await one()
+        profiler = cProfile.Profile()
+        started = time.perf_counter()
+        profiler.enable()
+        for _ in range(requests):
+            await one()
+        profiler.disable()
+        elapsed = time.perf_counter() - started
+        profiler.dump_stats(out)
+        return elapsed
+
+    elapsed = uvloop.run(run())
+    print(
+        f"profiled {requests} requests in process: {elapsed / requests * 1e6:.0f} us each "
+        f"under the profiler; statuses {statuses}; profile written to {out}"
+    )
+    pstats.Stats(str(out)).sort_stats("tottime").print_stats(25)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--runs", type=int, default=3, help="alternating runs per target")
     parser.add_argument("--provider", default="mock", help="provider named in each request")
+    parser.add_argument(
+        "--profile", type=Path, metavar="FILE", help="profile the handler in process into FILE"
+    )
+    parser.add_argument("--requests", type=int, default=3000, help="requests under --profile")
     args = parser.parse_args()
-    if shutil.which("wrk") is None:
-        raise SystemExit("wrk is needed: apt-get install wrk")
-
     work = Path(tempfile.mkdtemp(prefix="fxa-bench-"))
-    script = work / "post.lua"
-    script.write_text(LUA % json.dumps({**BODY, "provider": args.provider}))
-    bin_dir = Path(sys.executable).parent
+    body = json.dumps({**BODY, "provider": args.provider})
     env = {
         "FXA_EMAIL_ENV": "test",
         "FXA_EMAIL_HMACKEY": "bench key",
         "FXA_EMAIL_SQLITE_PATH": str(work / "bench.sqlite3"),
         **{k: v for k, v in os.environ.items()},
     }
+    if args.profile is not None:
+        profile(env, body.encode(), args.requests, args.profile.resolve())
+        return
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is needed: apt-get install wrk")
+
+    script = work / "post.lua"
+    script.write_text(LUA % body)
+    bin_dir = Path(sys.executable).parent
     service_port, bare_port = free_port(), free_port()
     servers = {
         "service": subprocess.Popen(
@@ -114,6 +203,7 @@ def main() -> None:
             for name in results:
                 url = f"http://127.0.0.1:{ports[name]}/send"
                 results[name].append(wrk(url, script, args.connections, args.duration))
+        rss = {name: rss_mb(process.pid) for name, process in servers.items()}
     finally:
         for process in servers.values():
             process.terminate()
@@ -121,8 +211,9 @@ def main() -> None:
 
     print(
         f"POST /send, {args.connections} connections, {args.runs} x {args.duration}s per target, "
-        f"provider={args.provider}, stores: deliveryproblems="
-        f"{env.get('FXA_EMAIL_DELIVERYPROBLEMS_BACKEND', 'sqlite')} messagedata="
+        f"provider={args.provider}, RSS after {args.runs * args.duration + 2}s of load, "
+        f"stores: deliveryproblems={env.get('FXA_EMAIL_DELIVERYPROBLEMS_BACKEND', 'sqlite')} "
+        f"messagedata="
         f"{env.get('FXA_EMAIL_MESSAGEDATA_BACKEND', 'sqlite')} (medians)"
     )
     medians = {}
@@ -132,7 +223,7 @@ def main() -> None:
         print(
             f"  {name:8} {m['rps']:9.0f} req/s   p50 {m['p50_ms']:6.2f} ms   "
             f"p99 {m['p99_ms']:6.2f} ms   non-2xx {m['non2xx']:.0f}   "
-            f"socket errors {m['socket_errors']:.0f}"
+            f"socket errors {m['socket_errors']:.0f}   RSS {rss[name]:5.1f} MB"
         )
     ratio = medians["service"]["rps"] / medians["bare"]["rps"]
     print(f"  ratio service/bare throughput: {ratio:.2f}x")
