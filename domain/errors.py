@@ -115,3 +115,12 @@ class RateLimited(ServiceError):
     def __init__(self, message: str, retry_after: int) -> None:
         super().__init__(message, retryAfter=retry_after)
         self.retry_after = retry_after
+
+
+class UnverifiedEvent(ServiceError):
+    """An event webhook whose signature, certificate, key or topic does not verify.
+
+    The message says which check failed, for the logs; callers answer a generic 403.
+    """
+
+    errno, status = 128, 403

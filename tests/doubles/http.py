@@ -11,6 +11,35 @@ from typing import Any, Self
 from tests.servers import wait_until_listening
 
 
+class ServerThread:
+    """A stdlib HTTP server on 127.0.0.1, served by a daemon thread between start and stop."""
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler], scheme: str = "http") -> None:
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server.daemon_threads = True
+        self.port = int(self._server.server_address[1])
+        self.url = f"{scheme}://127.0.0.1:{self.port}"
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+
+    def start(self) -> Self:
+        self._thread.start()
+        wait_until_listening(self.port, None, timeout=5)
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
 @dataclass
 class Reply:
     status: int
@@ -29,7 +58,7 @@ class Received:
         return json.loads(self.body)
 
 
-class HttpDouble:
+class HttpDouble(ServerThread):
     """Subclasses implement ``answer``. ``scripted`` forces every reply (a 5xx, a 429 ...)."""
 
     def __init__(self) -> None:
@@ -61,32 +90,10 @@ class HttpDouble:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.port = int(self._server.server_address[1])
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
+        super().__init__(Handler)
 
     def answer(self, request: Received) -> Reply:
         raise NotImplementedError
-
-    def start(self) -> Self:
-        self._thread.start()
-        wait_until_listening(self.port, None, timeout=5)
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 class ScriptedServer(HttpDouble):

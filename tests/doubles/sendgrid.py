@@ -1,10 +1,16 @@
-"""Sendgrid's v3 ``POST /v3/mail/send``, checked as its documentation describes."""
+"""Sendgrid's v3 ``POST /v3/mail/send``, checked as its documentation describes, and the
+signature Sendgrid puts on its Event Webhook posts."""
 
 from __future__ import annotations
 
+import base64
 import secrets
+import time
 from email.utils import formataddr
 from typing import Any
+
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from tests.doubles.http import HttpDouble, Received, Reply
 from tests.doubles.seen import SeenEmail
@@ -152,3 +158,25 @@ def _check(body: Any) -> tuple[str, str] | None:
 
 def _is_address(value: Any) -> bool:
     return isinstance(value, dict) and isinstance(value.get("email"), str) and "@" in value["email"]
+
+
+class SendgridEventSigner:
+    """Signs Event Webhook posts as Sendgrid documents: ECDSA P-256 / SHA-256 over the
+    timestamp header followed by the raw body, base64 of the DER signature; the
+    verification key is base64 of the DER public key (what Sendgrid's settings page shows)."""
+
+    def __init__(self) -> None:
+        self.key = ec.generate_private_key(ec.SECP256R1())
+        der = self.key.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        self.public_key = base64.b64encode(der).decode("ascii")
+
+    def headers(self, body: bytes, timestamp: int | None = None) -> dict[str, str]:
+        stamp = str(int(time.time()) if timestamp is None else timestamp)
+        signature = self.key.sign(stamp.encode("ascii") + body, ec.ECDSA(hashes.SHA256()))
+        return {
+            "Content-Type": "application/json",
+            "X-Twilio-Email-Event-Webhook-Signature": base64.b64encode(signature).decode(),
+            "X-Twilio-Email-Event-Webhook-Timestamp": stamp,
+        }

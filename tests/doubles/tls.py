@@ -1,4 +1,7 @@
-"""A throw-away certificate authority and a server certificate for 127.0.0.1, as PEM files."""
+"""A throw-away certificate authority and a server certificate for 127.0.0.1, as PEM files.
+
+``issue`` makes further certificates from the same authority (the SNS signing certificate).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
 
@@ -19,6 +22,25 @@ class Certificates:
     cafile: str
     certfile: str
     keyfile: str
+    ca: x509.Certificate
+    ca_key: ec.EllipticCurvePrivateKey
+
+    def issue(
+        self, common_name: str, key: rsa.RSAPrivateKey, valid_for: datetime.timedelta
+    ) -> x509.Certificate:
+        """A certificate for ``key`` signed by this authority, valid from 5 minutes ago."""
+        now = datetime.datetime.now(datetime.UTC)
+        return (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
+            .issuer_name(self.ca.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now - datetime.timedelta(minutes=5) + valid_for)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .sign(self.ca_key, hashes.SHA256())
+        )
 
     def server_context(self) -> ssl.SSLContext:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -69,7 +91,7 @@ def make_certificates(folder: Path) -> Certificates:
     )
     pem = serialization.Encoding.PEM
     paths = Certificates(
-        str(folder / "ca.pem"), str(folder / "server.pem"), str(folder / "server.key")
+        str(folder / "ca.pem"), str(folder / "server.pem"), str(folder / "server.key"), ca, ca_key
     )
     Path(paths.cafile).write_bytes(ca.public_bytes(pem))
     Path(paths.certfile).write_bytes(cert.public_bytes(pem))
