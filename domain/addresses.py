@@ -4,15 +4,23 @@ from __future__ import annotations
 
 import re
 
+import idna
+
 from domain.errors import InvalidPayload
 
 # fullmatch throughout: "$" would also match before a trailing "\n".
-_LOCAL = re.compile(r"[A-Za-z0-9.!#$%&'\u2019*+/=?^_`{|}~-]{1,64}")
+# ASCII only: SES and most relays refuse SMTPUTF8 local parts (docs/api.md).
+_LOCAL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}")
 _LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?")
 _FIELD_NAME = re.compile(r"[\x21-\x39\x3b-\x7e]{1,76}")
 # What may not appear in a header value: CR, LF and every other character Python's email
 # package (str.splitlines) takes for a line break, plus the remaining control characters.
 _HEADER_BREAKERS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
+MAX_HEADER_VALUE = 998  # RFC 5322's line limit, for a subject or an extra header's value
+MAX_EXTRA_HEADERS = 50
+# The two X-SES-* headers reliers set for SES; no other provider emits them.
+SES_ONLY_HEADERS = frozenset({"x-ses-configuration-set", "x-ses-message-tags"})
+# Headers that change routing, authentication or structure are the service's (docs/api.md).
 RESERVED_HEADERS = frozenset(
     name.lower()
     for name in (
@@ -23,13 +31,34 @@ RESERVED_HEADERS = frozenset(
         "Bcc",
         "Subject",
         "MIME-Version",
-        "Content-Type",
-        "Content-Transfer-Encoding",
         "Message-ID",
         "Date",
         "Return-Path",
+        "Received",
+        "DKIM-Signature",
+        "Authentication-Results",
     )
 )
+RESERVED_PREFIXES = ("content-", "resent-", "arc-", "x-ses-")
+
+
+def is_reserved_header(name: str) -> bool:
+    """True for a header a relier may not set (any case)."""
+    lowered = name.lower()
+    if lowered in RESERVED_HEADERS:
+        return True
+    return lowered.startswith(RESERVED_PREFIXES) and lowered not in SES_ONLY_HEADERS
+
+
+def _ascii_domain(domain: str) -> str:
+    """An IDN domain as punycode, by UTS 46 non-transitional processing (IDNA 2008).
+
+    Not the stdlib's ``idna`` codec: that is IDNA 2003, which maps ``ß`` to ``ss`` and so
+    sends ``user@faße.de`` to someone at ``fasse.de``.
+    """
+    if domain.isascii():
+        return domain
+    return idna.encode(domain, uts46=True, transitional=False).decode("ascii")
 
 
 def normalise_address(value: str, field: str) -> str:
@@ -38,8 +67,8 @@ def normalise_address(value: str, field: str) -> str:
     if not at or not _LOCAL.fullmatch(local):
         raise InvalidPayload(f"{field}: not a valid email address", field=field)
     try:
-        ascii_domain = domain if domain.isascii() else domain.encode("idna").decode("ascii")
-    except UnicodeError:
+        ascii_domain = _ascii_domain(domain)
+    except UnicodeError:  # idna.IDNAError is one
         raise InvalidPayload(f"{field}: not a valid email address", field=field) from None
     labels = ascii_domain.split(".")
     if len(labels) < 2 or not all(len(label) <= 63 and _LABEL.fullmatch(label) for label in labels):
@@ -60,7 +89,10 @@ def check_text(value: str, field: str) -> str:
 
 
 def check_header_value(value: str, field: str) -> str:
-    """A header value or subject: valid text with no line break or control character."""
+    """A header value or subject: valid text of at most 998 characters, with no line break
+    or control character."""
+    if len(value) > MAX_HEADER_VALUE:
+        raise InvalidPayload(f"{field}: longer than {MAX_HEADER_VALUE} characters", field=field)
     if _HEADER_BREAKERS.search(value):
         raise InvalidPayload(
             f"{field}: must not contain CR, LF or other control characters", field=field
@@ -73,7 +105,7 @@ def check_header(name: str, value: str) -> tuple[str, str]:
     field = f"headers.{name}"
     if not _FIELD_NAME.fullmatch(name):
         raise InvalidPayload(f"{field}: not a valid header name", field=field)
-    if name.lower() in RESERVED_HEADERS:
+    if is_reserved_header(name):
         raise InvalidPayload(f"{field}: this header is set by the service", field=field)
     check_header_value(value, field)
     return name, value

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import replace
 
+from domain.addresses import SES_ONLY_HEADERS
 from domain.errors import ServiceError, UnknownProvider
 from domain.limits import BounceLimits, violation_error
 from domain.model import (
@@ -63,6 +64,8 @@ class SendEmail:
     async def __call__(self, command: SendCommand) -> SendResult:
         provider = self.provider_for(command.provider)
         email, skipped = await self._allowed_recipients(command)
+        if provider.name != "ses":
+            email = without_ses_headers(email)
         provider_id = await provider.send(email)
         if command.metadata is not None:
             try:
@@ -83,11 +86,12 @@ class SendEmail:
         verdicts: list[DeliveryProblem | None] = [
             self._limits.violation(history, now) for history in histories
         ]
-        passing = [a for a, v in zip(recipients, verdicts, strict=True) if v is None]
+        # A violating `to` refuses the whole request, whatever the cc (docs/api.md): the
+        # relier decides where else to write; promoting a cc would mail someone else.
         to_violation = verdicts[0]
-        if not passing:
-            assert to_violation is not None
+        if to_violation is not None:
             raise violation_error(email.to, to_violation)
+        passing = [a for a, v in zip(recipients, verdicts, strict=True) if v is None]
         skipped = [
             SkippedRecipient(a, violation_error(a, v).errno)
             for a, v in zip(recipients, verdicts, strict=True)
@@ -95,4 +99,10 @@ class SendEmail:
         ]
         if not skipped:
             return email, []
-        return replace(email, to=passing[0], cc=tuple(passing[1:])), skipped
+        return replace(email, cc=tuple(passing[1:])), skipped
+
+
+def without_ses_headers(email: Email) -> Email:
+    """``email`` without the headers only SES acts on (docs/api.md, extra headers)."""
+    kept = tuple((n, v) for n, v in email.headers if n.lower() not in SES_ONLY_HEADERS)
+    return email if len(kept) == len(email.headers) else replace(email, headers=kept)

@@ -7,7 +7,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from domain.addresses import check_header, check_header_value, check_text, normalise_address
+from domain.addresses import (
+    MAX_EXTRA_HEADERS,
+    check_header,
+    check_header_value,
+    check_text,
+    normalise_address,
+)
 from domain.errors import InvalidPayload
 from domain.model import Email, SendCommand
 
@@ -82,6 +88,10 @@ def parse_send_request(raw: bytes, max_recipients: int) -> SendCommand:
     subject = check_header_value(request.subject, "subject")
     text = check_text(request.body.text, "body.text")
     html = None if request.body.html is None else check_text(request.body.html, "body.html")
+    if len(request.headers or ()) > MAX_EXTRA_HEADERS:
+        raise InvalidPayload(
+            f"headers: more than {MAX_EXTRA_HEADERS} extra headers", field="headers"
+        )
     headers = tuple(check_header(name, value) for name, value in (request.headers or {}).items())
     if len({name.lower() for name, _ in headers}) != len(headers):
         raise InvalidPayload("headers: the same header name given twice", field="headers")

@@ -8,7 +8,7 @@ from collections import deque
 from email.message import Message
 from pathlib import Path
 
-from adapters.providers.mime import build_message, message_bytes
+from adapters.providers.mime import render, render_message
 from domain.errors import ProviderError
 from domain.model import Email, Sender
 
@@ -32,13 +32,15 @@ class MockEmailProvider:
 
     async def send(self, email: Email) -> str:
         message_id = uuid.uuid4().hex
-        message = build_message(email, self._sender)
-        self.sent.append((message_id, message))
-        if self._outbox is not None:
+        if self._outbox is None:
+            self.sent.append((message_id, await render_message(email, self._sender)))
+        else:
+            message, raw = await render(email, self._sender)
+            self.sent.append((message_id, message))
             path = self._outbox / f"{message_id}.eml"
             try:
                 self._outbox.mkdir(parents=True, exist_ok=True)
-                path.write_bytes(message_bytes(message))
+                path.write_bytes(raw)
             except OSError as exc:
                 raise ProviderError(
                     f"mock could not write its outbox: {exc.strerror}", name=self.name

@@ -65,7 +65,9 @@ class SesEmailProvider:
                 self._client = session.client("ses", config=self._config)
             return self._client
 
-    def _send_raw(self, email: Email, raw: bytes) -> Any:
+    def _send_raw(self, email: Email) -> Any:
+        # Built here, in the worker thread the send needs anyway: never on the event loop.
+        raw = message_bytes(build_message(email, self._sender))
         return self._ses().send_raw_email(
             Source=self._sender.address,
             Destinations=list(email.recipients),
@@ -73,11 +75,8 @@ class SesEmailProvider:
         )
 
     async def send(self, email: Email) -> str:
-        raw = message_bytes(build_message(email, self._sender))
         try:
-            response = await anyio.to_thread.run_sync(
-                self._send_raw, email, raw, limiter=self._limiter
-            )
+            response = await anyio.to_thread.run_sync(self._send_raw, email, limiter=self._limiter)
         except ClientError as exc:
             error = exc.response.get("Error", {})
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")

@@ -8,7 +8,7 @@ from typing import Literal
 
 import aiosmtplib
 
-from adapters.providers.mime import build_message, message_bytes
+from adapters.providers.mime import render
 from domain.errors import ProviderError
 from domain.model import Email, Sender
 
@@ -48,11 +48,11 @@ class SmtpEmailProvider:
         )
 
     async def send(self, email: Email) -> str:
-        message = build_message(email, self._sender)
+        message, raw = await render(email, self._sender)
         message_id = str(message["Message-ID"]).strip().strip("<>")
         try:
             refused, _ = await aiosmtplib.send(
-                message_bytes(message),
+                raw,
                 sender=self._sender.address,
                 recipients=list(email.recipients),
                 hostname=self._host,

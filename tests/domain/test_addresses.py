@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from domain.addresses import check_header, normalise_address
+from domain.addresses import check_header, check_header_value, normalise_address
 from domain.errors import InvalidPayload
 
 
@@ -14,8 +14,11 @@ from domain.errors import InvalidPayload
         ("foo@example.com", "foo@example.com"),
         ("Foo.Bar+tag@Sub.Example.COM", "Foo.Bar+tag@Sub.Example.COM"),
         ("a!#$%&'*+/=?^_`{|}~-@example.com", "a!#$%&'*+/=?^_`{|}~-@example.com"),
-        ("o\u2019brien@example.com", "o\u2019brien@example.com"),
         ("user@b\u00fccher.example", "user@xn--bcher-kva.example"),
+        # UTS 46 non-transitional (IDNA 2008): the stdlib's IDNA 2003 codec gave fasse.de.
+        ("user@fa\u00dfe.de", "user@xn--fae-6ka.de"),
+        ("user@\u0392\u03cc\u03bb\u03bf\u03c2.gr", "user@xn--nxasmm1c.gr"),
+        ("user@B\u00dcCHER.example", "user@xn--bcher-kva.example"),
         ("x@a-b.c0", "x@a-b.c0"),
         ("x" * 64 + "@example.com", "x" * 64 + "@example.com"),
     ],
@@ -38,6 +41,9 @@ def test_valid_addresses(given: str, expected: str) -> None:
         "foo@.com",
         "foo@example..com",
         "f\u00f6o@example.com",
+        # Not an ASCII local part: SES refuses it, and SMTP answered an uncaught 500.
+        "o\u2019brien@example.com",
+        "user@\u2488.example",
         "foo bar@example.com",
         "foo@example.com\r\nBcc: x@y.com",
         "x" * 65 + "@example.com",
@@ -54,10 +60,52 @@ def test_invalid_addresses(given: str) -> None:
     assert caught.value.extra == {"field": "cc.2"}
 
 
-@pytest.mark.parametrize("name", ["from", "SUBJECT", "Content-Type", "message-id", "Return-Path"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "from",
+        "SUBJECT",
+        "Content-Type",
+        "message-id",
+        "Return-Path",
+        "Content-Disposition",
+        "content-id",
+        "Received",
+        "Resent-From",
+        "RESENT-MESSAGE-ID",
+        "DKIM-Signature",
+        "ARC-Seal",
+        "Authentication-Results",
+        "X-SES-SOURCE-ARN",
+        "x-ses-from-arn",
+        "X-SES-RETURN-PATH-ARN",
+        "Sender",
+        "Bcc",
+        "MIME-Version",
+    ],
+)
 def test_reserved_headers_are_refused(name: str) -> None:
-    with pytest.raises(InvalidPayload, match="set by the service"):
+    with pytest.raises(InvalidPayload, match="set by the service") as caught:
         check_header(name, "x")
+    assert caught.value.extra == {"field": f"headers.{name}"}
+
+
+@pytest.mark.parametrize(
+    "name", ["X-SES-CONFIGURATION-SET", "x-ses-message-tags", "Reply-To", "X-Resent"]
+)
+def test_headers_reliers_use_pass(name: str) -> None:
+    assert check_header(name, "value") == (name, "value")
+
+
+def test_header_values_and_subjects_are_at_most_998_characters() -> None:
+    assert check_header("X-Link", "a" * 998) == ("X-Link", "a" * 998)
+    assert check_header_value("\u00fc" * 998, "subject") == "\u00fc" * 998
+    with pytest.raises(InvalidPayload) as caught:
+        check_header("X-Link", "a" * 999)
+    assert caught.value.extra == {"field": "headers.X-Link"}
+    with pytest.raises(InvalidPayload) as caught:
+        check_header_value("\u00fc" * 999, "subject")
+    assert caught.value.extra == {"field": "subject"}
 
 
 @pytest.mark.parametrize(

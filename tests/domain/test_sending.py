@@ -123,18 +123,31 @@ async def test_violating_cc_is_dropped(world: World) -> None:
     assert [(s.address, s.errno) for s in result.skipped] == [("bad@example.com", 107)]
 
 
-async def test_first_passing_cc_replaces_violating_to(world: World) -> None:
+async def test_violating_to_refuses_whatever_the_cc(world: World) -> None:
+    # The auth server ignores `skipped`: promoting a cc would mail someone else in silence.
     await world.bounce("to@example.com")
-    await world.bounce("cc1@example.com", ProblemType.COMPLAINT)
 
-    result = await world.send(command(cc=("cc1@example.com", "cc2@example.com", "cc3@example.com")))
+    with pytest.raises(HardBounceLimitViolation) as caught:
+        await world.send(command(cc=("cc1@example.com", "cc2@example.com"), metadata="m"))
 
-    sent = world.mock.sent[0][1]
-    assert (sent.to, sent.cc) == ("cc2@example.com", ("cc3@example.com",))
-    assert [(s.address, s.errno) for s in result.skipped] == [
-        ("to@example.com", 108),
-        ("cc1@example.com", 106),
-    ]
+    assert caught.value.extra["address"] == "to@example.com"
+    assert world.mock.sent == []
+    assert world.messages._data == {}
+
+
+async def test_ses_only_headers_reach_ses_alone(world: World) -> None:
+    headers = (
+        ("X-SES-CONFIGURATION-SET", "set"),
+        ("x-ses-message-tags", "a=b"),
+        ("X-Template-Name", "verify"),
+    )
+    email = Email(to="to@example.com", subject="s", text="t", headers=headers)
+
+    await world.send(SendCommand(email, "ses", None))
+    await world.send(SendCommand(email, "mock", None))
+
+    assert world.ses.sent[0][1].headers == headers
+    assert world.mock.sent[0][1].headers == (("X-Template-Name", "verify"),)
 
 
 async def test_when_nobody_passes_the_error_is_tos(world: World) -> None:

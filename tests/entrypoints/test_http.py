@@ -214,14 +214,55 @@ async def test_recipient_over_a_limit_is_429(
 async def test_dropped_recipients_are_listed(service: Service) -> None:
     created = service.container.clock().now_ms() - 1000
     await service.problems.record(
+        DeliveryProblem("cc@example.com", ProblemType.HARD_BOUNCE, ProblemSubtype.GENERAL, created)
+    )
+
+    response = await service.post({**VALID, "cc": ["cc@example.com", "other@example.com"]})
+
+    assert response.status_code == 200
+    assert response.json()["skipped"] == [{"address": "cc@example.com", "errno": 108}]
+    assert service.provider.sent[0][1].cc == ("other@example.com",)
+
+
+async def test_to_over_a_limit_is_429_whatever_the_cc(service: Service) -> None:
+    # The auth server reads only the 429 (it ignores `skipped`): its bounce errors must fire.
+    created = service.container.clock().now_ms() - 1000
+    await service.problems.record(
         DeliveryProblem("foo@example.com", ProblemType.HARD_BOUNCE, ProblemSubtype.GENERAL, created)
     )
 
-    response = await service.post({**VALID, "cc": ["cc@example.com"]})
+    response = await service.post({**VALID, "cc": ["cc@example.com"], "metadata": "m"})
 
-    assert response.status_code == 200
-    assert response.json()["skipped"] == [{"address": "foo@example.com", "errno": 108}]
-    assert service.provider.sent[0][1].to == "cc@example.com"
+    assert_error(response, 429, 108, address="foo@example.com", bouncedAt=created)
+    service.assert_nothing_sent_or_stored()
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({**VALID, "subject": "s" * 999}, "subject"),
+        ({**VALID, "subject": "\u00fc" * 999}, "subject"),
+        ({**VALID, "headers": {"X-Link": "l" * 999}}, "headers.X-Link"),
+        ({**VALID, "headers": {f"X-H{i}": "v" for i in range(51)}}, "headers"),
+        ({**VALID, "headers": {"X-SES-SOURCE-ARN": "arn"}}, "headers.X-SES-SOURCE-ARN"),
+        ({**VALID, "headers": {"Content-Disposition": "inline"}}, "headers.Content-Disposition"),
+        ({**VALID, "headers": {"DKIM-Signature": "v=1"}}, "headers.DKIM-Signature"),
+        ({**VALID, "to": "o\u2019brien@example.com"}, "to"),
+    ],
+)
+async def test_section_2_limits_are_refused(
+    service: Service, body: dict[str, Any], field: str
+) -> None:
+    assert_error(await service.post(body), 400, 101, field=field)
+    service.assert_nothing_sent_or_stored()
+
+
+async def test_values_at_the_limits_are_sent(service: Service) -> None:
+    headers = {f"X-H{i}": "v" for i in range(49)} | {"X-Link": "l" * 998}
+    response = await service.post({**VALID, "subject": "\u00fc" * 998, "headers": headers})
+
+    assert response.status_code == 200, response.text
+    assert len(service.provider.sent[0][1].headers) == 50
 
 
 @pytest.mark.parametrize(

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 from email import message_from_bytes, policy
+from email.message import Message
 
+import pytest
+
+from adapters.providers import mime
 from adapters.providers.mime import build_message, message_bytes
 from domain.model import Email, Sender
 from tests.doubles.seen import from_mime, normalise_text
@@ -72,3 +77,78 @@ def test_awkward_ascii_subjects_survive_folding_within_998_columns() -> None:
         assert max(len(line) for line in raw.split(b"\r\n")) <= 998
         seen = from_mime(raw, "id")
         assert seen.subject == subject
+
+
+def raw_header(raw: bytes, name: bytes) -> bytes:
+    """The header's lines as on the wire, unfolding left undone."""
+    head = raw.split(b"\r\n\r\n", 1)[0]
+    start = head.index(b"\r\n" + name + b": ") + 2
+    end = start
+    while True:
+        end = head.find(b"\r\n", end + 1)
+        if end == -1 or head[end + 2 : end + 3] not in (b" ", b"\t"):
+            return head[start : len(head) if end == -1 else end]
+
+
+@pytest.mark.parametrize("length", [53, 54, 60, 76, 77, 200, 900])
+def test_ascii_values_are_written_as_given_never_folded_after_the_colon(length: int) -> None:
+    # SES matches X-SES-CONFIGURATION-SET to a set's name: a leading space breaks that.
+    value = ("configuration-set-" + "x" * length)[:length]
+    link = "https://accounts.example.com/verify?code=" + "c" * length
+    email = Email(
+        to="to@example.com",
+        subject="s",
+        text="t",
+        headers=(("X-SES-CONFIGURATION-SET", value), ("X-Link", link)),
+    )
+    raw = wire(email)
+    name = b"X-SES-CONFIGURATION-SET"
+    assert raw_header(raw, name) == name + b": " + value.encode()
+    assert raw_header(raw, b"X-Link") == b"X-Link: " + link.encode()
+    parsed = message_from_bytes(raw, policy=policy.default)
+    assert (parsed["X-SES-CONFIGURATION-SET"], parsed["X-Link"]) == (value, link)
+
+
+def test_long_values_fold_at_a_blank_within_998_characters_and_unfold_as_given() -> None:
+    value = " ".join(["word" * 20] * 12)  # 983 characters with blanks
+    subject = "a" * 998  # no blank: one line would pass 998, so it is encoded instead
+    email = Email(to="to@example.com", subject=subject, text="t", headers=(("X-Long", value),))
+    raw = wire(email)
+    lines = raw.split(b"\r\n")
+    assert max(len(line) for line in lines) <= 998
+    folded = raw_header(raw, b"X-Long")
+    assert b"X-Long: " + value.encode()[:10] == folded[:18]
+    assert folded.replace(b"\r\n", b"") == b"X-Long: " + value.encode()
+    parsed = message_from_bytes(raw, policy=policy.default)
+    assert (parsed["X-Long"], parsed["Subject"]) == (value, subject)
+
+
+async def test_a_message_slow_to_build_is_built_off_the_event_loop(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A 1 MiB body or 50 encoded 998-character headers take 50-200 ms to encode: on the
+    # loop, that would stall every other request (and /__lbheartbeat__) meanwhile.
+    threads: list[int] = []
+    real = mime.build_message
+
+    def spy(email: Email, sender: Sender, message_id: str | None = None) -> Message:
+        threads.append(threading.get_ident())
+        return real(email, sender, message_id)
+
+    monkeypatch.setattr(mime, "build_message", spy)
+    small = Email(to="to@example.com", subject="s", text="t", headers=(("X-A", "\u00fc" * 50),))
+    large_body = Email(to="to@example.com", subject="s", text="\u00fc" * 100_000)
+    many_headers = Email(
+        to="to@example.com",
+        subject="\u00fc" * 998,
+        text="t",
+        headers=tuple((f"X-H{i}", "\u00fc" * 998) for i in range(50)),
+    )
+
+    await mime.render(small, SENDER)
+    await mime.render_message(small, SENDER)
+    await mime.render(large_body, SENDER)
+    await mime.render_message(many_headers, SENDER)
+
+    loop = threading.get_ident()
+    assert [thread == loop for thread in threads] == [True, True, False, False]
