@@ -68,7 +68,7 @@ async def test_recorded_problems_refuse_the_recipient_as_with_sqlite(
         assert await container.delivery_problems().record(recorded) is True
 
         refused = await client.post("/send", json=body(BLOCKED))
-        skipped = await client.post("/send", json=body(BLOCKED, cc=["ok@example.com"]))
+        skipped = await client.post("/send", json=body("ok@example.com", cc=[BLOCKED]))
         sent = await client.post("/send", json=body("ok@example.com", metadata="opaque"))
 
         assert refused.status_code == 429, refused.text
