@@ -1,4 +1,4 @@
-"""Settings: layered JSON files and FXA_EMAIL_* variables (CONTRACT section 6)."""
+"""Settings: layered JSON files and FXA_EMAIL_* variables (docs/configuration.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Email address and header rules of CONTRACT sections 2 and 5."""
+"""Email address and header rules of docs/api.md (addresses, extra headers)."""
 
 from __future__ import annotations
 

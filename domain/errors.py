@@ -1,4 +1,4 @@
-"""One base error; each subclass carries the errno and HTTP status of CONTRACT section 3."""
+"""One base error; each subclass carries the errno and HTTP status of docs/api.md (errors)."""
 
 from __future__ import annotations
 

@@ -26,7 +26,7 @@ logger = logging.getLogger(__name__)
 
 
 class SendEmail:
-    """Send one relier's email, as CONTRACT section 2 orders the work.
+    """Send one relier's email, in the order of work of docs/api.md.
 
     Nothing is sent when anything before the send fails. Once the provider has accepted the
     email the result is success, even if storing the metadata fails (that is logged): a

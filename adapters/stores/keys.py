@@ -1,4 +1,4 @@
-"""Stored keys of CONTRACT section 7: HMAC-SHA256 of lower-cased addresses and message ids."""
+"""Stored keys (docs/operations.md): HMAC-SHA256 of lower-cased addresses and message ids."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Redis stores: one redis-py asyncio client and connection pool per process.
 
-Keys (CONTRACT section 7) hold only HMACs: ``fxa-email:mdata:<hmac(message id)>`` and
+Keys (docs/operations.md, stored data) hold only HMACs: ``fxa-email:mdata:<hmac(message id)>`` and
 ``fxa-email:dp:{<hmac(lower-cased address)>}`` (the braces keep an address's keys in one
 cluster slot). Records also carry their own expiry, read against the injected clock, so
 tests with a fake clock see the same expiry as production sees through Redis TTLs.

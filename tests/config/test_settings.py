@@ -1,4 +1,4 @@
-"""Configuration layering and errors (CONTRACT section 6)."""
+"""Configuration layering and errors (docs/configuration.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The delivery-problem limit policy of CONTRACT section 4."""
+"""The delivery-problem limit policy of docs/api.md (delivery-problem limits)."""
 
 from __future__ import annotations
 
