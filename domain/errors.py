@@ -1,4 +1,7 @@
-"""One base error; each subclass carries the errno and HTTP status of docs/api.md (errors)."""
+"""One base error; each subclass carries its errno (docs/api.md, errors).
+
+How an errno is answered over HTTP is the HTTP edge's business: see ``entrypoints/http.py``.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +15,6 @@ class ServiceError(Exception):
     """
 
     errno: int = 100
-    status: int = 500
 
     def __init__(self, message: str, **extra: Any) -> None:
         super().__init__(message)
@@ -21,11 +23,11 @@ class ServiceError(Exception):
 
 
 class InternalError(ServiceError):
-    errno, status = 100, 500
+    errno = 100
 
 
 class InvalidPayload(ServiceError):
-    errno, status = 101, 400
+    errno = 101
 
     def __init__(self, message: str, field: str | None = None) -> None:
         if field is None:
@@ -36,7 +38,7 @@ class InvalidPayload(ServiceError):
 
 
 class UnknownProvider(ServiceError):
-    errno, status = 103, 400
+    errno = 103
 
     def __init__(self, message: str, name: str) -> None:
         super().__init__(message, name=name)
@@ -46,7 +48,7 @@ class UnknownProvider(ServiceError):
 class ProviderError(ServiceError):
     """The provider failed, refused or timed out. Adapters raise this for every SDK error."""
 
-    errno, status = 104, 500
+    errno = 104
 
     def __init__(self, message: str, name: str) -> None:
         super().__init__(message, name=name)
@@ -55,8 +57,6 @@ class ProviderError(ServiceError):
 
 class LimitViolation(ServiceError):
     """A recipient breaks a delivery-problem limit (errno 106/107/108)."""
-
-    status = 429
 
 
 class ComplaintLimitViolation(LimitViolation):
@@ -74,43 +74,43 @@ class HardBounceLimitViolation(LimitViolation):
 class StoreError(ServiceError):
     """The service's own store (Redis, SQLite, MySQL) failed."""
 
-    errno, status = 117, 500
+    errno = 117
 
 
 class AccountsDbError(StoreError):
     """The accounts database (HTTP API or MySQL) failed."""
 
-    errno, status = 109, 500
+    errno = 109
 
 
 class QueueError(ServiceError):
     """An incoming or outgoing notification queue failed (worker only, never an HTTP answer)."""
 
-    errno, status = 100, 500
+    errno = 100
 
 
 class BodyTooLarge(ServiceError):
-    errno, status = 121, 413
+    errno = 121
 
 
 class UnsupportedMediaType(ServiceError):
-    errno, status = 122, 415
+    errno = 122
 
 
 class RouteNotFound(ServiceError):
-    errno, status = 123, 404
+    errno = 123
 
 
 class MethodNotAllowed(ServiceError):
-    errno, status = 123, 405
+    errno = 123
 
 
 class Unauthorized(ServiceError):
-    errno, status = 124, 401
+    errno = 124
 
 
 class RateLimited(ServiceError):
-    errno, status = 125, 429
+    errno = 125
 
     def __init__(self, message: str, retry_after: int) -> None:
         super().__init__(message, retryAfter=retry_after)

@@ -24,11 +24,19 @@ from config.container import Container, health_checks, shutdown
 from domain.errors import (
     AccountsDbError,
     BodyTooLarge,
+    ComplaintLimitViolation,
+    HardBounceLimitViolation,
     InternalError,
+    InvalidPayload,
     MethodNotAllowed,
+    ProviderError,
+    RateLimited,
     RouteNotFound,
     ServiceError,
+    SoftBounceLimitViolation,
     StoreError,
+    Unauthorized,
+    UnknownProvider,
     UnsupportedMediaType,
 )
 from entrypoints.requests import parse_send_request
@@ -37,6 +45,24 @@ logger = logging.getLogger(__name__)
 HEALTH_TIMEOUT_SECONDS = 5.0
 
 
+# The HTTP status each errno is answered with (docs/api.md); an errno not listed is a 500.
+HTTP_STATUS: Mapping[int, int] = {
+    InternalError.errno: 500,
+    InvalidPayload.errno: 400,
+    UnknownProvider.errno: 400,
+    ProviderError.errno: 500,
+    ComplaintLimitViolation.errno: 429,
+    SoftBounceLimitViolation.errno: 429,
+    HardBounceLimitViolation.errno: 429,
+    AccountsDbError.errno: 500,
+    StoreError.errno: 500,
+    BodyTooLarge.errno: 413,
+    UnsupportedMediaType.errno: 415,
+    RouteNotFound.errno: 404,  # MethodNotAllowed shares it, answered 405 by Starlette's word
+    Unauthorized.errno: 401,
+    RateLimited.errno: 429,
+}
+
 # Store errors carry hosts, ports and database names for the logs; callers get the errno.
 _PUBLIC_MESSAGES = {
     AccountsDbError.errno: "the accounts database failed",
@@ -44,11 +70,20 @@ _PUBLIC_MESSAGES = {
 }
 
 
-def error_response(error: ServiceError, headers: Mapping[str, str] | None = None) -> Response:
+def http_status(error: ServiceError) -> int:
+    """The HTTP status ``error`` is answered with."""
+    return HTTP_STATUS.get(error.errno, 500)
+
+
+def error_response(
+    error: ServiceError, headers: Mapping[str, str] | None = None, status: int | None = None
+) -> Response:
+    """The JSON error body of docs/api.md; ``status`` overrides the errno's own status."""
+    status = http_status(error) if status is None else status
     body: dict[str, Any] = {
-        "code": error.status,
+        "code": status,
         "errno": error.errno,
-        "error": HTTPStatus(error.status).phrase,
+        "error": HTTPStatus(status).phrase,
         "message": _PUBLIC_MESSAGES.get(error.errno, error.message),
         **error.extra,
     }
@@ -56,7 +91,7 @@ def error_response(error: ServiceError, headers: Mapping[str, str] | None = None
     if "retryAfter" in error.extra:
         headers["Retry-After"] = str(error.extra["retryAfter"])
     # ensure_ascii: a field name echoed from the request may hold a lone surrogate.
-    return Response(json.dumps(body), error.status, headers, "application/json")
+    return Response(json.dumps(body), status, headers, "application/json")
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -93,7 +128,7 @@ def create_app(container: Container) -> Starlette:
             command = parse_send_request(raw, max_recipients)
             result = await send_email(command)
         except ServiceError as error:
-            if error.status >= 500:
+            if http_status(error) >= 500:
                 logger.error("send failed: errno %s: %s", error.errno, error.message)
             return error_response(error)
         except Exception:
@@ -122,7 +157,7 @@ def create_app(container: Container) -> Starlette:
         assert isinstance(exc, HTTPException)
         if exc.status_code == 405:
             return error_response(
-                MethodNotAllowed(f"{request.method} is not allowed here"), exc.headers
+                MethodNotAllowed(f"{request.method} is not allowed here"), exc.headers, 405
             )
         if exc.status_code == 404:
             return error_response(RouteNotFound(f"no route {request.url.path}"))

@@ -6,6 +6,7 @@ import pytest
 
 from domain.limits import BounceLimits, LimitRule, parse_period, violation_error
 from domain.model import DeliveryProblem, ProblemSubtype, ProblemType
+from entrypoints.http import http_status
 
 NOW = 1_700_000_000_000
 DAY = 86400
@@ -100,7 +101,7 @@ def test_longest_period() -> None:
 def test_violation_errors_carry_errno_and_problem(kind: ProblemType, errno: int, name: str) -> None:
     problem = seen(kind, 10)
     error = violation_error("a@example.com", problem)
-    assert (error.errno, error.status) == (errno, 429)
+    assert (error.errno, http_status(error)) == (errno, 429)
     assert error.extra == {
         "address": "a@example.com",
         "time": problem.created_at,

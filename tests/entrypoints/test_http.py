@@ -11,8 +11,23 @@ import pytest
 from dependency_injector import providers
 
 from config.container import Container
-from domain.errors import AccountsDbError, StoreError
+from domain.errors import (
+    AccountsDbError,
+    BodyTooLarge,
+    InternalError,
+    InvalidPayload,
+    ProviderError,
+    QueueError,
+    RateLimited,
+    RouteNotFound,
+    ServiceError,
+    StoreError,
+    Unauthorized,
+    UnknownProvider,
+    UnsupportedMediaType,
+)
 from domain.model import DeliveryProblem, ProblemSubtype, ProblemType
+from entrypoints.http import error_response
 from tests.fakes import RecordingProvider
 from tests.http_app import client_for, make_container
 
@@ -353,3 +368,36 @@ async def test_unexpected_exception_is_100_without_details(
     body = assert_error(await service.post(VALID), 500, 100)
     assert "secret internals" not in json.dumps(body)
     assert "secret internals" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        (InternalError("x"), 500),
+        (QueueError("x"), 500),
+        (InvalidPayload("x"), 400),
+        (UnknownProvider("x", name="p"), 400),
+        (ProviderError("x", name="p"), 500),
+        (StoreError("x"), 500),
+        (AccountsDbError("x"), 500),
+        (BodyTooLarge("x"), 413),
+        (UnsupportedMediaType("x"), 415),
+        (RouteNotFound("x"), 404),
+        (Unauthorized("x"), 401),
+        (RateLimited("x", retry_after=7), 429),
+    ],
+)
+def test_each_errno_is_answered_with_its_status(error: ServiceError, status: int) -> None:
+    response = error_response(error)
+    assert response.status_code == status
+    body = json.loads(bytes(response.body))
+    assert isinstance(body.pop("message"), str)
+    assert body == {
+        "code": status,
+        "errno": error.errno,
+        "error": httpx.codes.get_reason_phrase(status),
+        **error.extra,
+    }
+    assert ("retry-after" in response.headers) is isinstance(error, RateLimited)
+    if isinstance(error, RateLimited):
+        assert response.headers["retry-after"] == "7"
