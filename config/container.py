@@ -147,7 +147,7 @@ class Container(containers.DeclarativeContainer):
     )
     limits = providers.Singleton(lambda s: s.bouncelimits.to_domain(), settings)
     retention = providers.Callable(_retention, settings)
-    ttl = providers.Callable(lambda s: s.messagedata.ttl_seconds, settings)
+    ttl = providers.Callable(lambda s: s.messagedata.ttl, settings)
     sender = providers.Singleton(_sender, settings)
 
     sqlite_db = providers.Singleton(

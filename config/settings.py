@@ -1,15 +1,16 @@
-"""Settings: layered JSON files and FXA_EMAIL_* variables (docs/configuration.md)."""
+"""The settings model: every key, its default and its validation (docs/configuration.md).
+
+Defaults live here and only here; ``config/<env>.json``, ``./config/local.json`` and
+``FXA_EMAIL_*`` variables layer over them (``config/layering.py``).
+"""
 
 from __future__ import annotations
 
-import json
-import os
-from pathlib import Path
-from typing import Any, Literal
-from urllib.parse import urlsplit, urlunsplit
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     SecretStr,
@@ -17,28 +18,24 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
 
+from config.errors import ConfigError
+from config.layering import LayeredJsonSource
+from config.redaction import redact
 from domain.addresses import normalise_address
 from domain.errors import InvalidPayload
 from domain.limits import BounceLimits, LimitRule, parse_period
 from domain.model import PROVIDER_NAMES, ProblemType
 
-CONFIG_DIR = Path(__file__).resolve().parent
 DEFAULT_HMACKEY = "YOU MUST CHANGE ME"
-ENV_ALIASES = {"development": "dev", "production": "prod", "staging": "stage"}
 Env = Literal["dev", "test", "stage", "prod"]
 ProviderName = Literal["ses", "sendgrid", "smtp", "socketlabs", "mock"]
 assert set(PROVIDER_NAMES) == set(ProviderName.__args__)  # type: ignore[attr-defined]
-
-
-class ConfigError(Exception):
-    """A configuration value is wrong; the message is one line naming the key."""
 
 
 class Section(BaseModel):
@@ -70,33 +67,35 @@ class SenderSettings(Section):
         return value
 
 
+# A period as written ("5 minutes", "day"), parsed once, when read, into seconds.
+Period = Annotated[int, BeforeValidator(parse_period)]
+
+
 class LimitRuleSettings(Section):
-    period: str
+    period: Period
     limit: int = Field(ge=0)
 
-    @field_validator("period")
-    @classmethod
-    def _period(cls, value: str) -> str:
-        parse_period(value)
-        return value
+    def to_domain(self) -> LimitRule:
+        return LimitRule(self.period, self.limit)
+
+
+def _rule(period: str, limit: int) -> LimitRuleSettings:
+    return LimitRuleSettings.model_validate({"period": period, "limit": limit})
 
 
 class BounceLimitSettings(Section):
     enabled: bool = True
-    complaint: list[LimitRuleSettings] = []
-    hard: list[LimitRuleSettings] = []
-    soft: list[LimitRuleSettings] = []
+    complaint: tuple[LimitRuleSettings, ...] = (_rule("day", 0), _rule("year", 1))
+    hard: tuple[LimitRuleSettings, ...] = (_rule("day", 0), _rule("year", 1))
+    soft: tuple[LimitRuleSettings, ...] = (_rule("5 minutes", 0),)
 
     def to_domain(self) -> BounceLimits:
-        def rules(items: list[LimitRuleSettings]) -> tuple[LimitRule, ...]:
-            return tuple(LimitRule(parse_period(r.period), r.limit) for r in items)
-
         return BounceLimits(
             enabled=self.enabled,
             rules={
-                ProblemType.COMPLAINT: rules(self.complaint),
-                ProblemType.HARD_BOUNCE: rules(self.hard),
-                ProblemType.SOFT_BOUNCE: rules(self.soft),
+                ProblemType.COMPLAINT: tuple(r.to_domain() for r in self.complaint),
+                ProblemType.HARD_BOUNCE: tuple(r.to_domain() for r in self.hard),
+                ProblemType.SOFT_BOUNCE: tuple(r.to_domain() for r in self.soft),
             },
         )
 
@@ -107,17 +106,7 @@ class DeliveryProblemSettings(Section):
 
 class MessageDataSettings(Section):
     backend: Literal["sqlite", "redis", "memory"] = "sqlite"
-    ttl: str = "30 days"
-
-    @field_validator("ttl")
-    @classmethod
-    def _ttl(cls, value: str) -> str:
-        parse_period(value)
-        return value
-
-    @property
-    def ttl_seconds(self) -> int:
-        return parse_period(self.ttl)
+    ttl: Period = parse_period("30 days")
 
 
 class SqliteSettings(Section):
@@ -274,6 +263,7 @@ class Settings(BaseSettings):
     limits: LimitsSettings = LimitsSettings()
     worker: WorkerSettings = WorkerSettings()
     log: LogSettings = LogSettings()
+    versionfile: str | None = None  # the deployment's version.json; else ./version.json
 
     @classmethod
     def settings_customise_sources(
@@ -309,60 +299,8 @@ class Settings(BaseSettings):
 
     def redacted(self) -> dict[str, Any]:
         """The effective configuration with every secret replaced by ``[hidden]``."""
-        redacted: dict[str, Any] = _redact(self.model_dump(mode="python"))
+        redacted: dict[str, Any] = redact(self.model_dump(mode="python"))
         return redacted
-
-
-def selected_env(environ: os._Environ[str] | dict[str, str] | None = None) -> str:
-    environ = os.environ if environ is None else environ
-    raw = environ.get("FXA_EMAIL_ENV") or environ.get("NODE_ENV") or "dev"
-    return ENV_ALIASES.get(raw.lower(), raw.lower())
-
-
-class LayeredJsonSource(PydanticBaseSettingsSource):
-    """default.json, then <env>.json, then config/local.json, deep-merged, later wins."""
-
-    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
-        return None, field_name, False  # unused: __call__ returns the merged whole
-
-    def __call__(self) -> dict[str, Any]:
-        env = selected_env()
-        merged: dict[str, Any] = {}
-        layers = [CONFIG_DIR / "default.json", CONFIG_DIR / f"{env}.json"]
-        layers.append(Path.cwd() / "config" / "local.json")
-        for path in layers:
-            if path.is_file():
-                try:
-                    layer = json.loads(path.read_text("utf-8"))
-                except ValueError as exc:
-                    raise ConfigError(f"{path}: not valid JSON ({exc})") from None
-                _deep_merge(merged, layer)
-        merged["env"] = env
-        return merged
-
-
-def _deep_merge(into: dict[str, Any], layer: dict[str, Any]) -> None:
-    for key, value in layer.items():
-        if isinstance(value, dict) and isinstance(into.get(key), dict):
-            _deep_merge(into[key], value)
-        else:
-            into[key] = value
-
-
-def _redact(value: Any) -> Any:
-    if isinstance(value, SecretStr):
-        return "[hidden]"
-    if isinstance(value, str) and "@" in value and "://" in value:
-        parts = urlsplit(value)
-        if parts.password is not None:  # a password inside a URL, e.g. authdb.baseuri
-            host = parts.netloc.rpartition("@")[2]  # as written: case, brackets and port kept
-            netloc = f"{parts.username}:[hidden]@{host}"
-            return urlunsplit(parts._replace(netloc=netloc))
-    if isinstance(value, dict):
-        return {k: _redact(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_redact(v) for v in value]
-    return value
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -9,7 +9,8 @@ import signal
 import sys
 from collections.abc import Iterator, Sequence
 
-from config.settings import ConfigError, Settings, load_settings
+from config.errors import ConfigError
+from config.settings import Settings, load_settings
 from entrypoints.logs import configure_logging, log_effective_configuration
 
 

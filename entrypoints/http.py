@@ -13,7 +13,6 @@ from typing import Any
 
 import anyio
 from dockerflow.checks import Error, run_checks_async
-from dockerflow.version import get_version
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -151,7 +150,7 @@ def create_app(container: Container) -> Starlette:
         return JSONResponse(body, status_code=200 if status == "ok" else 500)
 
     async def version(request: Request) -> Response:
-        return JSONResponse(_version())
+        return JSONResponse(_version(settings.versionfile))
 
     async def not_found(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
@@ -200,13 +199,25 @@ def _as_dockerflow_check(name: str, ping: Any) -> Any:
     return check
 
 
-def _version() -> dict[str, str]:
-    for root in (Path.cwd(), Path(__file__).resolve().parent.parent):
-        found = get_version(str(root))
-        if found:
-            return {
-                key: str(found.get(key, "")) for key in ("source", "version", "commit", "build")
-            }
+VERSION_KEYS = ("source", "version", "commit", "build")
+
+
+def _version(versionfile: str | None) -> dict[str, str]:
+    """The deployment's version.json: setting ``versionfile``, else ./version.json.
+
+    Never looked for beside the code, which is site-packages in an installed service.
+    Without one, the installed package's version (docs/operations.md).
+    """
+    path = Path(versionfile) if versionfile else Path.cwd() / "version.json"
+    try:
+        found = json.loads(path.read_text("utf-8"))
+    except FileNotFoundError:
+        found = None
+    except (OSError, ValueError) as error:
+        logger.warning("%s cannot be read: %s", path, type(error).__name__)
+        found = None
+    if isinstance(found, dict):
+        return {key: str(found.get(key, "")) for key in VERSION_KEYS}
     try:
         version = importlib_metadata.version("fxa-email-service")
     except importlib_metadata.PackageNotFoundError:

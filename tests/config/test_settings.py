@@ -7,7 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from config.settings import ConfigError, load_settings
+from config.errors import ConfigError
+from config.settings import BounceLimitSettings, MessageDataSettings, load_settings
+from domain.limits import BounceLimits, LimitRule
+from domain.model import ProblemType
 
 
 @pytest.fixture(autouse=True)
@@ -32,7 +35,7 @@ def test_defaults_are_the_embedded_default() -> None:
     assert (settings.host, settings.port) == ("127.0.0.1", 8001)
     assert settings.provider.default == "mock"
     assert settings.deliveryproblems.backend == settings.messagedata.backend == "sqlite"
-    assert settings.messagedata.ttl_seconds == 30 * 86400
+    assert settings.messagedata.ttl == 30 * 86400
     assert (settings.log.level, settings.log.format) == ("info", "mozlog")
 
 
@@ -100,7 +103,7 @@ def test_bouncelimits_as_json_variable(monkeypatch: pytest.MonkeyPatch) -> None:
         "FXA_EMAIL_BOUNCELIMITS", json.dumps({"soft": [{"period": "2 hours", "limit": 3}]})
     )
     limits = load_settings().bouncelimits
-    assert [(r.period, r.limit) for r in limits.soft] == [("2 hours", 3)]
+    assert [(r.period, r.limit) for r in limits.soft] == [(2 * 3600, 3)]
     assert limits.enabled is True
 
 
@@ -190,3 +193,17 @@ def test_redacted_configuration_hides_every_secret(monkeypatch: pytest.MonkeyPat
     for value in secrets.values():
         assert value not in dumped
     assert dumped.count("[hidden]") >= len(secrets)
+
+
+def test_the_model_holds_every_default_and_periods_are_seconds() -> None:
+    limits = BounceLimitSettings()  # no file read: the model alone
+    assert limits.to_domain() == BounceLimits(
+        enabled=True,
+        rules={
+            ProblemType.COMPLAINT: (LimitRule(86400, 0), LimitRule(365 * 86400, 1)),
+            ProblemType.HARD_BOUNCE: (LimitRule(86400, 0), LimitRule(365 * 86400, 1)),
+            ProblemType.SOFT_BOUNCE: (LimitRule(300, 0),),
+        },
+    )
+    assert load_settings().bouncelimits == limits
+    assert MessageDataSettings().ttl == 30 * 86400

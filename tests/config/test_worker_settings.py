@@ -6,7 +6,8 @@ import pytest
 
 from adapters.queues.sqs import SqsNotificationSink
 from config.container import build_container
-from config.settings import ConfigError, load_settings
+from config.errors import ConfigError
+from config.settings import load_settings
 
 BOUNCE = "http://127.0.0.1:4566/123456789012/bounces"
 OTHER = "https://sqs.us-east-1.amazonaws.com/123456789012/others"

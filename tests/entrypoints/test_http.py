@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -27,6 +28,7 @@ from domain.errors import (
     UnsupportedMediaType,
 )
 from domain.model import DeliveryProblem, ProblemSubtype, ProblemType
+from entrypoints import http
 from entrypoints.http import error_response
 from tests.fakes import RecordingProvider
 from tests.http_app import client_for, make_container
@@ -401,3 +403,41 @@ def test_each_errno_is_answered_with_its_status(error: ServiceError, status: int
     assert ("retry-after" in response.headers) is isinstance(error, RateLimited)
     if isinstance(error, RateLimited):
         assert response.headers["retry-after"] == "7"
+
+
+VERSION = {"source": "https://example.com/src", "version": "1.2.3", "commit": "abc", "build": "b"}
+
+
+async def test_version_from_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "version.json").write_text(json.dumps(VERSION))
+    async with client_for(make_container()) as client:
+        assert (await client.get("/__version__")).json() == VERSION
+
+
+async def test_version_from_the_versionfile_setting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "version.json").write_text(json.dumps({**VERSION, "version": "not this one"}))
+    (tmp_path / "deployed.json").write_text(json.dumps(VERSION))
+    container = make_container(versionfile=str(tmp_path / "deployed.json"))
+    async with client_for(container) as client:
+        assert (await client.get("/__version__")).json() == VERSION
+
+
+async def test_version_is_never_looked_for_beside_the_code(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Beside the code is site-packages once installed: not the deployment's file."""
+    code = tmp_path / "site-packages"
+    (code / "entrypoints").mkdir(parents=True)
+    (code / "version.json").write_text(json.dumps(VERSION))
+    monkeypatch.setattr(http, "__file__", str(code / "entrypoints" / "http.py"))
+    monkeypatch.chdir(tmp_path)
+    async with client_for(make_container()) as client:
+        body = (await client.get("/__version__")).json()
+    assert body["source"] == "fxa-email-service"
+    assert body["commit"] == "unknown"
