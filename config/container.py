@@ -10,6 +10,7 @@ from dependency_injector import containers, providers
 from pydantic import SecretStr
 
 from adapters.clock import SystemClock
+from adapters.metrics import counted_sink, counted_store, timed_providers
 from adapters.providers.mock import MockEmailProvider
 from adapters.providers.sendgrid import SendgridEmailProvider
 from adapters.providers.ses import SesEmailProvider
@@ -210,11 +211,15 @@ class Container(containers.DeclarativeContainer):
         socketlabs=socketlabs_provider.provider,
     )
 
+    # What the domain services see: the same adapters, counted for /__metrics__.
+    counted_problems = providers.Singleton(counted_store, delivery_problems, "deliveryproblems")
+    counted_messages = providers.Singleton(counted_store, message_data, "messagedata")
+
     send_email = providers.Singleton(
         SendEmail,
-        providers=email_providers,
-        problems=delivery_problems,
-        messages=message_data,
+        providers=providers.Singleton(timed_providers, email_providers),
+        problems=counted_problems,
+        messages=counted_messages,
         limits=limits,
         clock=clock,
         default_provider=providers.Callable(lambda s: s.provider.default, settings),
@@ -228,9 +233,9 @@ class Container(containers.DeclarativeContainer):
     # One service for delivery events from every source (docs/notifications.md).
     handle_delivery_event = providers.Singleton(
         HandleDeliveryEvent,
-        problems=delivery_problems,
-        messages=message_data,
-        sink=notification_sink,
+        problems=counted_problems,
+        messages=counted_messages,
+        sink=providers.Singleton(counted_sink, notification_sink),
         clock=clock,
     )
 

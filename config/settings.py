@@ -224,6 +224,7 @@ class WorkerSettings(Section):
     waitseconds: int = Field(default=20, ge=0, le=20)  # SQS long polling, at most 20
     concurrency: int = Field(default=10, ge=1)  # messages handled at once, all queues
     reportinterval: float = Field(default=60.0, gt=0)  # seconds between logged counts
+    metricsport: int | None = Field(default=None, ge=1, le=65535)  # off unless set
 
 
 class LogSettings(Section):

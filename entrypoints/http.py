@@ -15,10 +15,12 @@ import anyio
 from dockerflow.checks import Error, run_checks_async
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from adapters.metrics import exposition
 from config.container import Container, health_checks, shutdown
 from domain.errors import (
     AccountsDbError,
@@ -39,6 +41,7 @@ from domain.errors import (
     UnsupportedMediaType,
 )
 from entrypoints.requests import parse_send_request
+from entrypoints.summary import RequestSummaryMiddleware, annotate
 
 logger = logging.getLogger(__name__)
 HEALTH_TIMEOUT_SECONDS = 5.0
@@ -89,6 +92,7 @@ def error_response(
     headers = dict(headers or {})
     if "retryAfter" in error.extra:
         headers["Retry-After"] = str(error.extra["retryAfter"])
+    annotate(errno=error.errno)
     # ensure_ascii: a field name echoed from the request may hold a lone surrogate.
     return Response(json.dumps(body), status, headers, "application/json")
 
@@ -152,6 +156,10 @@ def create_app(container: Container) -> Starlette:
     async def version(request: Request) -> Response:
         return JSONResponse(_version(settings.versionfile))
 
+    async def metrics(request: Request) -> Response:
+        body, content_type = exposition()
+        return Response(body, headers={"Content-Type": content_type})
+
     async def not_found(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
         if exc.status_code == 405:
@@ -173,8 +181,10 @@ def create_app(container: Container) -> Starlette:
             Route("/__lbheartbeat__", lbheartbeat, methods=["GET", "HEAD"]),
             Route("/__heartbeat__", heartbeat, methods=["GET", "HEAD"]),
             Route("/__version__", version, methods=["GET", "HEAD"]),
+            Route("/__metrics__", metrics, methods=["GET"]),
         ],
         exception_handlers={HTTPException: not_found},
+        middleware=[Middleware(RequestSummaryMiddleware)],
         lifespan=lifespan,
     )
     app.router.redirect_slashes = False  # /send/ is a 404, not a redirect built from Host

@@ -6,7 +6,7 @@ import json
 import logging
 import sys
 
-from dockerflow.logging import JsonLogFormatter
+from dockerflow.logging import MozlogFormatter, request_id_context
 
 from config.settings import Settings
 
@@ -19,11 +19,20 @@ def _drop_color_message(record: logging.LogRecord) -> bool:
     return True
 
 
+def _attach_request_id(record: logging.LogRecord) -> bool:
+    """Inside a request, every line carries its id (``rid``), as the request summary does."""
+    rid = request_id_context.get()
+    if rid is not None and "rid" not in record.__dict__:
+        record.rid = rid
+    return True
+
+
 def configure_logging(settings: Settings) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(_drop_color_message)
+    handler.addFilter(_attach_request_id)
     if settings.log.format == "mozlog":
-        handler.setFormatter(JsonLogFormatter(logger_name=LOGGER_NAME))
+        handler.setFormatter(MozlogFormatter(logger_name=LOGGER_NAME))
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()

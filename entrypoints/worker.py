@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import anyio
 
+from adapters.metrics import NOTIFICATIONS, QUEUE_FAILURES, kind_label, serve_metrics
 from config.container import Container
 from domain.events import DeliveryEvent
 from domain.notifications import Handled
@@ -95,6 +96,7 @@ class Worker:
             try:
                 batch = await _receive_unless_stopped(source, stop)
             except Exception:  # noqa: BLE001 - the loop must survive any failure
+                QUEUE_FAILURES.labels("receive").inc()
                 logger.exception(
                     "receiving from %s failed: retrying in %.0f s", source.name, backoff
                 )
@@ -119,6 +121,8 @@ class Worker:
         except Exception:  # noqa: BLE001
             logger.exception("deleting %d handled messages from %s failed", len(done), source.name)
             undeleted = done
+        if undeleted:
+            QUEUE_FAILURES.labels("delete").inc(len(undeleted))
         for message in undeleted:
             logger.warning(
                 "message %s on %s was handled but not deleted", message.id, message.queue
@@ -129,6 +133,7 @@ class Worker:
     async def _handle_one(self, message: IncomingMessage, done: list[ReceivedEvent]) -> None:
         if isinstance(message, UnparseableMessage):
             self.counts.unparseable += 1
+            NOTIFICATIONS.labels("unparseable", "unparseable").inc()
             logger.error(
                 "message %s on %s cannot be parsed (%s): left for the queue's redrive policy",
                 message.id,
@@ -141,11 +146,13 @@ class Worker:
                 handled = await self._handle(message.event)
         except Exception:  # noqa: BLE001 - one message must not stop the others
             self.counts.failed += 1
+            NOTIFICATIONS.labels(kind_label(message.event.kind), "failed").inc()
             logger.exception(
                 "handling message %s on %s failed: left for redelivery", message.id, message.queue
             )
             return
         self.counts.forwarded += handled.forwarded
+        NOTIFICATIONS.labels(kind_label(message.event.kind), "handled").inc()
         done.append(message)
 
 
@@ -191,8 +198,18 @@ async def run(container: Container, stop: StopEvent) -> Counts:
 
 
 def main(container: Container) -> int:
-    """The `queues` command: run until SIGTERM or SIGINT, then close everything; exit 0."""
-    return anyio.run(_main, container)
+    """The `queues` command: run until SIGTERM or SIGINT, then close everything; exit 0.
+
+    With ``worker.metricsport`` set, the metrics are served on ``host``:``metricsport``.
+    """
+    settings = container.settings()
+    port = settings.worker.metricsport
+    stop_metrics = serve_metrics(settings.host, port) if port is not None else None
+    try:
+        return anyio.run(_main, container)
+    finally:
+        if stop_metrics is not None:
+            stop_metrics()
 
 
 async def _main(container: Container) -> int:
