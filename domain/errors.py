@@ -123,4 +123,4 @@ class UnverifiedEvent(ServiceError):
     The message says which check failed, for the logs; callers answer a generic 403.
     """
 
-    errno, status = 128, 403
+    errno = 128

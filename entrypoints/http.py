@@ -39,6 +39,7 @@ from domain.errors import (
     Unauthorized,
     UnknownProvider,
     UnsupportedMediaType,
+    UnverifiedEvent,
 )
 from entrypoints.requests import parse_send_request
 from entrypoints.summary import RequestSummaryMiddleware, annotate
@@ -63,6 +64,7 @@ HTTP_STATUS: Mapping[int, int] = {
     RouteNotFound.errno: 404,  # MethodNotAllowed shares it, answered 405 by Starlette's word
     Unauthorized.errno: 401,
     RateLimited.errno: 429,
+    UnverifiedEvent.errno: 403,
 }
 
 # Store errors carry hosts, ports and database names for the logs; callers get the errno.

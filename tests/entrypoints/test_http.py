@@ -26,6 +26,7 @@ from domain.errors import (
     Unauthorized,
     UnknownProvider,
     UnsupportedMediaType,
+    UnverifiedEvent,
 )
 from domain.model import DeliveryProblem, ProblemSubtype, ProblemType
 from entrypoints import http
@@ -387,6 +388,7 @@ async def test_unexpected_exception_is_100_without_details(
         (RouteNotFound("x"), 404),
         (Unauthorized("x"), 401),
         (RateLimited("x", retry_after=7), 429),
+        (UnverifiedEvent("x"), 403),
     ],
 )
 def test_each_errno_is_answered_with_its_status(error: ServiceError, status: int) -> None:

@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from adapters.clock import SystemClock
 from adapters.events.sns import SnsMessageVerifier, string_to_sign
 from domain.errors import UnverifiedEvent
+from entrypoints.http import http_status
 from tests.doubles.sns import TOPIC, SnsDouble
 from tests.doubles.tls import Certificates, make_certificates
 from tests.fakes import FakeClock
@@ -114,7 +115,7 @@ async def _refused(
     with pytest.raises(UnverifiedEvent, match=reason) as caught:
         await verifier.verify(message)
     assert caught.value.errno == 128
-    assert caught.value.status == 403
+    assert http_status(caught.value) == 403
 
 
 @pytest.mark.parametrize("field", ["Message", "MessageId", "Timestamp", "Type", "Subject"])
