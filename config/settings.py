@@ -111,7 +111,7 @@ class MessageDataSettings(Section):
 
 class SqliteSettings(Section):
     path: str = "var/fxa-email.sqlite3"
-    busytimeout: int = Field(default=2000, ge=0)
+    busytimeout: int = Field(default=10000, ge=0)
 
 
 class RedisSettings(Section):

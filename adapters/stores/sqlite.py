@@ -1,20 +1,30 @@
 """SQLite stores: the embedded default, one WAL-mode file shared by `serve` and `queues`.
 
-Calls run on the event loop, not in a thread: each statement is an indexed lookup or a
-single-row write that takes microseconds, far less than the ~200 us a thread hop costs here.
-WAL lets the other process read while one writes; ``busy_timeout`` bounds a writer's wait.
+Statements run on the event loop first, on a connection that never waits for a lock
+(``busy_timeout`` 0): each is an indexed lookup or a single-row write that takes
+microseconds, far less than the ~200 us a thread hop costs here. Only when the other process
+holds the lock (SQLITE_BUSY) is the statement run again in a worker thread, on a connection
+of that thread that waits up to ``sqlite.busytimeout`` for the lock, so the loop never
+waits on a lock and a write is not lost for one (docs/operations.md).
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
+
+import anyio
 
 from adapters.stores.keys import KeyHasher
 from domain.errors import StoreError
 from domain.model import DeliveryProblem, ProblemSubtype, ProblemType
 from ports.clock import Clock
+
+_T = TypeVar("_T")
+_BUSY = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS delivery_problems (
@@ -38,40 +48,96 @@ CREATE INDEX IF NOT EXISTS message_data_by_expiry ON message_data (expires_at);
 """
 
 
-class SqliteDatabase:
-    """One connection per process to the shared file, created on first use."""
+def _is_busy(exc: sqlite3.Error) -> bool:
+    return (getattr(exc, "sqlite_errorcode", 0) & 0xFF) in _BUSY
 
-    def __init__(self, path: str, busy_timeout_ms: int = 2000) -> None:
+
+class SqliteDatabase:
+    """The shared file: a connection on the event loop, and one per waiting worker thread.
+
+    The loop's connection never waits (``busy_timeout`` 0). A statement that finds the
+    database locked runs again in a worker thread, on that thread's own connection with
+    ``busy_timeout_ms``; at most ``max_waiting`` threads wait at once, the other callers wait
+    their turn without holding the loop.
+    """
+
+    def __init__(self, path: str, busy_timeout_ms: int = 10000, max_waiting: int = 4) -> None:
         self.path = path
         self._busy_timeout_ms = busy_timeout_ms
         self._conn: sqlite3.Connection | None = None
+        self._waiting = anyio.CapacityLimiter(max_waiting)
+        self._local = threading.local()
+        self._thread_conns: list[sqlite3.Connection] = []
+        self._thread_conns_lock = threading.Lock()
+
+    def _connect(self, busy_timeout_ms: int) -> sqlite3.Connection:
+        try:
+            if self.path != ":memory:":
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.executescript(_SCHEMA)
+            conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreError(f"sqlite store {self.path} is unavailable: {exc}") from exc
+        return conn
 
     @property
     def conn(self) -> sqlite3.Connection:
+        """The event loop's connection, which never waits for a lock."""
         if self._conn is None:
-            try:
-                if self.path != ":memory:":
-                    Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-                conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-                conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
-                conn.execute("PRAGMA journal_mode = WAL")
-                conn.execute("PRAGMA synchronous = NORMAL")
-                conn.executescript(_SCHEMA)
-            except (sqlite3.Error, OSError) as exc:
-                raise StoreError(f"sqlite store {self.path} is unavailable: {exc}") from exc
-            self._conn = conn
+            self._conn = self._connect(0)
         return self._conn
 
-    async def ping(self) -> None:
+    async def _loop_conn(self) -> sqlite3.Connection:
+        if self._conn is None:
+            # Opening may wait for the lock (the schema): done once, in a worker thread.
+            conn = await anyio.to_thread.run_sync(self._connect, 0, limiter=self._waiting)
+            if self._conn is None:
+                self._conn = conn
+            else:
+                conn.close()
+        return self._conn
+
+    def _thread_conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self._connect(self._busy_timeout_ms)
+            with self._thread_conns_lock:
+                self._thread_conns.append(conn)
+        return conn
+
+    def _run_waiting(self, work: Callable[[sqlite3.Connection], _T]) -> _T:
+        return work(self._thread_conn())
+
+    async def run(self, work: Callable[[sqlite3.Connection], _T]) -> _T:
+        """``work(connection)``: on the loop if the database is free, else in a thread that
+        waits for the lock. ``work`` must be safe to run again after SQLITE_BUSY (each
+        statement of it commits on its own, and a busy statement changed nothing)."""
         try:
-            self.conn.execute("SELECT 1").fetchone()
+            return work(await self._loop_conn())
+        except sqlite3.Error as exc:
+            if not _is_busy(exc):
+                raise StoreError(f"sqlite store failed: {exc}") from exc
+        try:
+            return await anyio.to_thread.run_sync(self._run_waiting, work, limiter=self._waiting)
         except sqlite3.Error as exc:
             raise StoreError(f"sqlite store failed: {exc}") from exc
 
+    async def ping(self) -> None:
+        await self.run(lambda conn: conn.execute("SELECT 1").fetchone())
+
     async def aclose(self) -> None:
+        with self._thread_conns_lock:
+            conns, self._thread_conns = self._thread_conns, []
         if self._conn is not None:
-            self._conn.close()
+            conns.append(self._conn)
             self._conn = None
+        self._local = threading.local()
+        for conn in conns:
+            conn.close()
 
 
 class SqliteDeliveryProblemStore:
@@ -91,14 +157,14 @@ class SqliteDeliveryProblemStore:
 
     async def fetch(self, address: str) -> Sequence[DeliveryProblem]:
         cutoff = self._clock.now_ms() - self._retention_ms
-        try:
-            rows = self._db.conn.execute(
+        key = self._hasher.address(address)
+        rows = await self._db.run(
+            lambda conn: conn.execute(
                 "SELECT type, subtype, created_at, feedback_id FROM delivery_problems"
                 " WHERE address_key = ? AND created_at > ? ORDER BY created_at DESC",
-                (self._hasher.address(address), cutoff),
+                (key, cutoff),
             ).fetchall()
-        except sqlite3.Error as exc:
-            raise StoreError(f"sqlite store failed: {exc}") from exc
+        )
         return [
             DeliveryProblem(
                 address, ProblemType(t), ProblemSubtype.from_db(s), created, feedback_id
@@ -108,23 +174,24 @@ class SqliteDeliveryProblemStore:
 
     async def record(self, problem: DeliveryProblem) -> bool:
         cutoff = self._clock.now_ms() - self._retention_ms
-        try:
-            conn = self._db.conn
+        row = (
+            self._hasher.address(problem.address),
+            int(problem.type),
+            int(problem.subtype),
+            problem.created_at,
+            problem.feedback_id,
+        )
+
+        def record(conn: sqlite3.Connection) -> bool:
             conn.execute("DELETE FROM delivery_problems WHERE created_at <= ?", (cutoff,))
             cursor = conn.execute(
                 "INSERT OR IGNORE INTO delivery_problems"
                 " (address_key, type, subtype, created_at, feedback_id) VALUES (?, ?, ?, ?, ?)",
-                (
-                    self._hasher.address(problem.address),
-                    int(problem.type),
-                    int(problem.subtype),
-                    problem.created_at,
-                    problem.feedback_id,
-                ),
+                row,
             )
-        except sqlite3.Error as exc:
-            raise StoreError(f"sqlite store failed: {exc}") from exc
-        return cursor.rowcount == 1
+            return cursor.rowcount == 1
+
+        return await self._db.run(record)
 
 
 class SqliteMessageDataStore:
@@ -147,26 +214,27 @@ class SqliteMessageDataStore:
 
     async def put(self, message_id: str, metadata: str) -> None:
         now = self._clock.now_ms()
-        try:
-            conn = self._db.conn
+        row = (self._hasher.message(message_id), metadata, now + self._ttl_ms)
+        self._puts += 1
+        purge = self._puts % self._PURGE_EVERY == 0
+
+        def put(conn: sqlite3.Connection) -> None:
             conn.execute(
                 "INSERT OR REPLACE INTO message_data (key, metadata, expires_at) VALUES (?, ?, ?)",
-                (self._hasher.message(message_id), metadata, now + self._ttl_ms),
+                row,
             )
-            self._puts += 1
-            if self._puts % self._PURGE_EVERY == 0:
+            if purge:
                 conn.execute("DELETE FROM message_data WHERE expires_at <= ?", (now,))
-        except sqlite3.Error as exc:
-            raise StoreError(f"sqlite store failed: {exc}") from exc
+
+        await self._db.run(put)
 
     async def get(self, message_id: str) -> str | None:
-        try:
-            row = self._db.conn.execute(
-                "SELECT metadata, expires_at FROM message_data WHERE key = ?",
-                (self._hasher.message(message_id),),
+        key = self._hasher.message(message_id)
+        row = await self._db.run(
+            lambda conn: conn.execute(
+                "SELECT metadata, expires_at FROM message_data WHERE key = ?", (key,)
             ).fetchone()
-        except sqlite3.Error as exc:
-            raise StoreError(f"sqlite store failed: {exc}") from exc
+        )
         if row is None or row[1] <= self._clock.now_ms():
             return None
         return str(row[0])

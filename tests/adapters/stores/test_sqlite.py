@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import multiprocessing
+import sqlite3
 from pathlib import Path
+
+import anyio
 
 from adapters.stores.keys import KeyHasher
 from adapters.stores.sqlite import (
@@ -13,6 +17,7 @@ from adapters.stores.sqlite import (
 )
 from domain.model import DeliveryProblem, ProblemSubtype, ProblemType
 from tests.fakes import FakeClock
+from tests.waiting import eventually
 
 YEAR = 365 * 86400
 
@@ -68,3 +73,37 @@ async def test_two_processes_both_read_every_record(tmp_path: Path) -> None:
 
     expected = [f"metadata {i}" for i in range(count)]
     assert got == [expected, expected]
+
+
+async def test_a_lock_held_elsewhere_neither_stalls_the_loop_nor_drops_a_write(
+    tmp_path: Path,
+) -> None:
+    # Another process (here another connection) holds the write lock. Before, the write
+    # waited on the event loop for busy_timeout and then failed, dropping the metadata.
+    path = str(tmp_path / "shared.sqlite3")
+    db = SqliteDatabase(path, busy_timeout_ms=3000)
+    store = SqliteMessageDataStore(db, KeyHasher("k"), FakeClock(), YEAR)
+    await store.put("warm-up", "x")  # the schema exists before the lock is taken
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await anyio.sleep(0)
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(tick)
+        put = asyncio.ensure_future(store.put("m1", "kept"))
+        await eventually(lambda: ticks > 100, 5, "the loop to run while the lock is held")
+        assert not put.done()  # waiting for the lock, off the loop
+        holder.execute("COMMIT")
+        await put
+        group.cancel_scope.cancel()
+
+    assert await store.get("m1") == "kept"
+    holder.close()
+    await db.aclose()
