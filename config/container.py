@@ -3,19 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from dependency_injector import containers, providers
-from pydantic import SecretStr
 
 from adapters.clock import SystemClock
 from adapters.metrics import counted_sink, counted_store, timed_providers
-from adapters.providers.mock import MockEmailProvider
-from adapters.providers.sendgrid import SendgridEmailProvider
-from adapters.providers.ses import SesEmailProvider
-from adapters.providers.smtp import SmtpEmailProvider
-from adapters.providers.socketlabs import SocketlabsEmailProvider
 from adapters.queues.sqs import SqsConnection, SqsNotificationSink, SqsNotificationSource
 from adapters.stores.authdb_http import AuthDbDeliveryProblemStore
 from adapters.stores.authdb_mysql import MysqlDeliveryProblemStore
@@ -31,12 +25,12 @@ from adapters.stores.sqlite import (
     SqliteDeliveryProblemStore,
     SqliteMessageDataStore,
 )
+from config.providers import PROVIDERS, configured_providers, secret
 from config.settings import Settings
 from domain.model import Sender
 from domain.notifications import HandleDeliveryEvent
 from domain.sending import SendEmail
 from ports.health import Closable, HealthCheck
-from ports.providers import EmailProvider
 
 logger = logging.getLogger(__name__)
 _DAY = 86400
@@ -51,64 +45,12 @@ def _sender(settings: Settings) -> Sender:
     return Sender(settings.sender.address, settings.sender.name)
 
 
-def _mock_outbox(settings: Settings) -> str | None:
-    return settings.mock.outbox if settings.env == "dev" else None
-
-
-def _secret(value: SecretStr | None) -> str | None:
-    return None if value is None else value.get_secret_value()
-
-
-def _ses(settings: Settings, sender: Sender) -> SesEmailProvider:
-    aws = settings.aws
-    return SesEmailProvider(
-        sender,
-        region=aws.region,
-        timeout=aws.timeout,
-        access_key=_secret(aws.keys.access),
-        secret_key=_secret(aws.keys.secret),
-        retry_mode=aws.retrymode,
-        max_attempts=aws.maxattempts,
-    )
-
-
-def _sendgrid(settings: Settings, sender: Sender) -> SendgridEmailProvider:
-    sendgrid = settings.sendgrid
-    key = _secret(sendgrid.key)
-    assert key is not None, "built only when configured"
-    return SendgridEmailProvider(sender, key, sendgrid.baseuri, sendgrid.timeout)
-
-
-def _smtp(settings: Settings, sender: Sender) -> SmtpEmailProvider:
-    smtp = settings.smtp
-    assert smtp.host is not None, "built only when configured"
-    return SmtpEmailProvider(
-        sender,
-        host=smtp.host,
-        port=smtp.port,
-        timeout=smtp.timeout,
-        security=smtp.security,
-        user=smtp.user,
-        password=_secret(smtp.password),
-        cafile=smtp.cafile,
-    )
-
-
-def _socketlabs(settings: Settings, sender: Sender) -> SocketlabsEmailProvider:
-    socketlabs = settings.socketlabs
-    key = _secret(socketlabs.key)
-    assert key is not None and socketlabs.serverid is not None, "built only when configured"
-    return SocketlabsEmailProvider(
-        sender, socketlabs.serverid, key, socketlabs.baseuri, socketlabs.timeout
-    )
-
-
 def _sqs(settings: Settings) -> SqsConnection:
     aws, worker = settings.aws, settings.worker
     return SqsConnection(
         aws.region,
-        access_key=_secret(aws.keys.access),
-        secret_key=_secret(aws.keys.secret),
+        access_key=secret(aws.keys.access),
+        secret_key=secret(aws.keys.secret),
         timeout=aws.timeout,
         wait_seconds=worker.waitseconds,
         max_threads=len(aws.sqsurls.incoming) + worker.concurrency,
@@ -129,14 +71,6 @@ def _notification_sink(settings: Settings, sqs: SqsConnection) -> SqsNotificatio
     if url is None:
         return None
     return SqsNotificationSink(sqs, url, settings.aws.notificationformat)
-
-
-def configured_providers(
-    settings: Settings, **factories: Callable[[], EmailProvider]
-) -> Mapping[str, EmailProvider]:
-    """Instantiate only the providers whose settings are present."""
-    present = settings.configured_providers()
-    return {name: factory() for name, factory in factories.items() if name in present}
 
 
 class Container(containers.DeclarativeContainer):
@@ -163,7 +97,7 @@ class Container(containers.DeclarativeContainer):
         host=settings.provided.redis.host,
         port=settings.provided.redis.port,
         db=settings.provided.redis.db,
-        password=providers.Callable(lambda s: _secret(s.redis.password), settings),
+        password=providers.Callable(lambda s: secret(s.redis.password), settings),
         timeout=settings.provided.redis.timeout,
     )
 
@@ -192,23 +126,11 @@ class Container(containers.DeclarativeContainer):
         redis=providers.Singleton(RedisMessageDataStore, redis_conn, hasher, clock, ttl),
     )
 
-    mock_provider = providers.Singleton(
-        MockEmailProvider, sender, outbox=providers.Callable(_mock_outbox, settings)
-    )
-
-    ses_provider = providers.Singleton(_ses, settings, sender)
-    sendgrid_provider = providers.Singleton(_sendgrid, settings, sender)
-    smtp_provider = providers.Singleton(_smtp, settings, sender)
-    socketlabs_provider = providers.Singleton(_socketlabs, settings, sender)
-
+    # The registry (config/providers.py) builds each configured provider; tests replace the
+    # mock here.
+    mock_provider = providers.Singleton(PROVIDERS["mock"].build, settings, sender)
     email_providers = providers.Singleton(
-        configured_providers,
-        settings,
-        mock=mock_provider.provider,
-        ses=ses_provider.provider,
-        sendgrid=sendgrid_provider.provider,
-        smtp=smtp_provider.provider,
-        socketlabs=socketlabs_provider.provider,
+        configured_providers, settings, sender, mock=mock_provider
     )
 
     # What the domain services see: the same adapters, counted for /__metrics__.

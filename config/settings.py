@@ -26,16 +26,15 @@ from pydantic_settings import (
 
 from config.errors import ConfigError
 from config.layering import LayeredJsonSource
+from config.providers import PROVIDERS
 from config.redaction import redact
 from domain.addresses import normalise_address
 from domain.errors import InvalidPayload
 from domain.limits import BounceLimits, LimitRule, parse_period
-from domain.model import PROVIDER_NAMES, ProblemType
+from domain.model import ProblemType
 
 DEFAULT_HMACKEY = "YOU MUST CHANGE ME"
 Env = Literal["dev", "test", "stage", "prod"]
-ProviderName = Literal["ses", "sendgrid", "smtp", "socketlabs", "mock"]
-assert set(PROVIDER_NAMES) == set(ProviderName.__args__)  # type: ignore[attr-defined]
 
 
 class Section(BaseModel):
@@ -43,8 +42,15 @@ class Section(BaseModel):
 
 
 class ProviderSettings(Section):
-    default: ProviderName = "mock"
+    default: str = "mock"
     forcedefault: bool = False
+
+    @field_validator("default")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        if value not in PROVIDERS:
+            raise ValueError(f"unknown provider {value!r} (one of {', '.join(PROVIDERS)})")
+        return value
 
 
 class SenderSettings(Section):
@@ -277,22 +283,11 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings, env_settings, LayeredJsonSource(settings_cls))
 
-    def configured_providers(self) -> frozenset[str]:
-        """The providers whose settings are present; the others answer errno 103."""
-        present = {
-            "mock": True,
-            "ses": bool(self.aws.region),
-            "sendgrid": self.sendgrid.key is not None,
-            "smtp": self.smtp.host is not None,
-            "socketlabs": self.socketlabs.key is not None and self.socketlabs.serverid is not None,
-        }
-        return frozenset(name for name, ok in present.items() if ok)
-
     def check_deployment(self) -> None:
         key = self.hmackey.get_secret_value().strip()
         if self.env == "prod" and key in ("", DEFAULT_HMACKEY):
             raise ConfigError("hmackey: the default (or an empty) key is not allowed in env prod")
-        if self.provider.default not in self.configured_providers():
+        if not PROVIDERS[self.provider.default].is_configured(self):
             raise ConfigError(
                 f"provider.default: {self.provider.default} is not configured "
                 f"(its settings are missing)"

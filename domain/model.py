@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import IntEnum
 
-PROVIDER_NAMES = ("ses", "sendgrid", "smtp", "socketlabs", "mock")
-
 
 class ProblemType(IntEnum):
     """Delivery-problem types, numbered as in the accounts database."""

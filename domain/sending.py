@@ -11,7 +11,6 @@ from domain.addresses import SES_ONLY_HEADERS
 from domain.errors import ServiceError, UnknownProvider
 from domain.limits import BounceLimits, violation_error
 from domain.model import (
-    PROVIDER_NAMES,
     DeliveryProblem,
     Email,
     SendCommand,
@@ -54,11 +53,9 @@ class SendEmail:
     def provider_for(self, requested: str | None) -> EmailProvider:
         """The provider to use; UnknownProvider (103) when unknown or not configured."""
         name = self._default if self._force_default or requested is None else requested
-        if name not in PROVIDER_NAMES:
-            raise UnknownProvider(f"provider: unknown provider {name!r}", name=name)
         provider = self._providers.get(name)
         if provider is None:
-            raise UnknownProvider(f"provider: {name!r} is not configured", name=name)
+            raise UnknownProvider(f"provider: {name!r} is unknown or not configured", name=name)
         return provider
 
     async def __call__(self, command: SendCommand) -> SendResult:

@@ -7,7 +7,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -100,7 +100,8 @@ async def assert_outage_then_recovery(
     async with service(settings) as (container, client):
         assert (await client.post("/send", json=body("ok@example.com"))).status_code == 200
         assert (await client.get("/__heartbeat__")).status_code == 200
-        sent_before = len(container.mock_provider().sent)
+        recording = cast(RecordingProvider, container.mock_provider())
+        sent_before = len(recording.sent)
 
         stop()
         error = await poll_status(client, 500)
@@ -109,7 +110,9 @@ async def assert_outage_then_recovery(
         heartbeat = await client.get("/__heartbeat__")
         assert heartbeat.status_code == 500
         assert "deliveryproblems" in heartbeat.text
-        assert len(container.mock_provider().sent) == sent_before  # nothing sent on error
+        assert (
+            len(cast(RecordingProvider, container.mock_provider()).sent) == sent_before
+        )  # nothing sent on error
 
         start()
         assert "messageId" in await poll_status(client, 200)
