@@ -255,14 +255,14 @@ class SqsNotificationSink:
     ) -> None:
         self._sqs = sqs
         self.url = url
-        self._envelope = format == "sns"
+        self.envelope = format == "sns"
         self._linger = linger
         self._waiting: list[_Outgoing] = []
         self._full: anyio.Event | None = None
 
     async def send(self, notification: Mapping[str, object]) -> None:
         body = json.dumps(notification, separators=(",", ":"))  # ASCII only
-        item = _Outgoing(sns_envelope(body) if self._envelope else body)
+        item = _Outgoing(sns_envelope(body) if self.envelope else body)
         self._waiting.append(item)
         if len(self._waiting) == 1:
             with anyio.CancelScope(shield=True):  # the others wait on what this task sends

@@ -60,3 +60,24 @@ def test_one_source_per_distinct_url_and_a_sink_only_when_configured() -> None:
     with_sink = {**urls, "notification": "http://127.0.0.1:4566/123456789012/out"}
     container = build_container(load_settings(aws={"sqsurls": with_sink}))
     assert isinstance(container.notification_sink(), SqsNotificationSink)
+
+
+@pytest.mark.parametrize(("value", "envelope"), [(None, True), ("sns", True), ("raw", False)])
+def test_the_notification_format_selects_the_envelope(
+    monkeypatch: pytest.MonkeyPatch, value: str | None, envelope: bool
+) -> None:
+    monkeypatch.setenv("FXA_EMAIL_AWS_SQSURLS_BOUNCE", BOUNCE)
+    monkeypatch.setenv("FXA_EMAIL_AWS_SQSURLS_NOTIFICATION", OTHER)
+    if value is not None:
+        monkeypatch.setenv("FXA_EMAIL_AWS_NOTIFICATIONFORMAT", value)
+    sink = build_container(load_settings()).notification_sink()
+    assert isinstance(sink, SqsNotificationSink)
+    assert sink.envelope is envelope
+
+
+def test_an_unknown_notification_format_is_a_configuration_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("FXA_EMAIL_AWS_NOTIFICATIONFORMAT", "xml")
+    with pytest.raises(ConfigError, match="aws.notificationformat"):
+        load_settings()

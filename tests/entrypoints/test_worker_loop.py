@@ -123,3 +123,27 @@ async def test_with_no_queue_it_waits_for_stop() -> None:
     async with running(Worker([], ok)) as work:
         pass  # leaving the block sets stop: run must return
     assert work.counts.processed == 0
+
+
+async def test_stop_during_a_long_poll_returns_at_once() -> None:
+    source = MemoryNotificationSource("slow", wait_seconds=60)
+    work = Worker([source], ok)
+    stop = anyio.Event()
+    with anyio.fail_after(5):  # far less than the 60 s poll
+        async with anyio.create_task_group() as group:
+            group.start_soon(work.run, stop)
+            await anyio.wait_all_tasks_blocked()  # the receive is waiting for messages
+            stop.set()
+    assert work.counts.processed == 0
+
+
+async def test_a_poison_message_never_delays_the_good_ones_of_its_batch() -> None:
+    source = CountingSource("bounces")
+    source.put("[" * 50_000 + "]" * 50_000)
+    for _ in range(9):
+        source.put(json.dumps(ses.load("delivery")))
+    async with running(Worker([source], ok)) as work:
+        await eventually(lambda: work.counts.processed == 9)
+    assert source.receives >= 1
+    assert work.counts.unparseable >= 1
+    assert source.count() == 1

@@ -253,3 +253,80 @@ def test_any_failure_while_parsing_is_unparseable(monkeypatch: pytest.MonkeyPatc
     message = incoming("q", "id-3", "receipt", "{}", body_md5("{}"))
     assert isinstance(message, UnparseableMessage)
     assert message.error == "cannot parse: MemoryError"
+
+
+# Amazon's published examples of both formats (tests/fixtures/ses/aws/SOURCES.md):
+# kind, recipients, problem type and subtype, event id.
+AWS_EXPECTED: dict[str, tuple[str, tuple[str, ...], ProblemType | None, ProblemSubtype]] = {
+    "notification-bounce-dsn": (
+        BOUNCE,
+        ("jane@example.com",),
+        ProblemType.HARD_BOUNCE,
+        ProblemSubtype.GENERAL,
+    ),
+    "notification-bounce-no-dsn": (
+        BOUNCE,
+        ("jane@example.com", "richard@example.com"),
+        ProblemType.HARD_BOUNCE,
+        ProblemSubtype.GENERAL,
+    ),
+    "notification-complaint-feedback": (
+        COMPLAINT,
+        ("richard@example.com",),
+        ProblemType.COMPLAINT,
+        ProblemSubtype.ABUSE,
+    ),
+    "notification-complaint-no-feedback": (
+        COMPLAINT,
+        ("richard@example.com",),
+        ProblemType.COMPLAINT,
+        ProblemSubtype.UNMAPPED,
+    ),
+    "notification-delivery": (DELIVERY, ("jane@example.com",), None, ProblemSubtype.UNMAPPED),
+    "event-bounce": (
+        BOUNCE,
+        ("recipient@example.com",),
+        ProblemType.HARD_BOUNCE,
+        ProblemSubtype.GENERAL,
+    ),
+    "event-complaint": (
+        COMPLAINT,
+        ("recipient@example.com",),
+        ProblemType.COMPLAINT,
+        ProblemSubtype.ABUSE,
+    ),
+    "event-delivery": (DELIVERY, ("recipient@example.com",), None, ProblemSubtype.UNMAPPED),
+    "event-send": ("Send", (), None, ProblemSubtype.UNMAPPED),
+    "event-reject": ("Reject", (), None, ProblemSubtype.UNMAPPED),
+    "event-open": ("Open", (), None, ProblemSubtype.UNMAPPED),
+    "event-click": ("Click", (), None, ProblemSubtype.UNMAPPED),
+    "event-rendering-failure": ("Rendering Failure", (), None, ProblemSubtype.UNMAPPED),
+    "event-delivery-delay": ("DeliveryDelay", (), None, ProblemSubtype.UNMAPPED),
+    "event-subscription": ("Subscription", (), None, ProblemSubtype.UNMAPPED),
+}
+
+
+def test_every_aws_example_has_an_expectation() -> None:
+    assert sorted(AWS_EXPECTED) == ses.AWS_EXAMPLES
+
+
+@pytest.mark.parametrize("name", sorted(AWS_EXPECTED))
+@pytest.mark.parametrize("envelope", [False, True], ids=["raw", "sns"])
+def test_amazons_examples_of_both_formats_parse(name: str, envelope: bool) -> None:
+    doc = ses.aws(name)
+    body = json.dumps(ses.sns_envelope(doc) if envelope else doc)
+    message = incoming("q", "id", "receipt", body, body_md5(body))
+    assert isinstance(message, ReceivedEvent), message
+    event = message.event
+    kind, recipients, type_, subtype = AWS_EXPECTED[name]
+    assert (event.kind, event.recipients) == (kind, recipients)
+    assert (event.problem_type, event.problem_subtype) == (type_, subtype)
+    assert event.message_id == doc["mail"]["messageId"]
+    assert event.mail.destination == tuple(doc["mail"]["destination"])
+    if type_ is not None:
+        feedback = doc["bounce" if kind == BOUNCE else "complaint"]["feedbackId"]
+        assert event.event_id == feedback
+    if kind not in (BOUNCE, COMPLAINT, DELIVERY):  # forwarded as they are
+        assert dict(event.details) == {
+            k: v for k, v in doc.items() if k not in ("eventType", "mail")
+        }
