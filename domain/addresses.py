@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 import idna
 
@@ -109,3 +110,17 @@ def check_header(name: str, value: str) -> tuple[str, str]:
         raise InvalidPayload(f"{field}: this header is set by the service", field=field)
     check_header_value(value, field)
     return name, value
+
+
+def distinct_cc(to: str, cc: Iterable[str]) -> tuple[str, ...]:
+    """``cc`` without ``to`` and without repeats, compared case-insensitively, first kept.
+
+    Providers refuse or double-deliver a recipient named twice (docs/api.md).
+    """
+    seen = {to.lower()}
+    kept: list[str] = []
+    for address in cc:
+        if address.lower() not in seen:
+            seen.add(address.lower())
+            kept.append(address)
+    return tuple(kept)

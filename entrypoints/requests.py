@@ -12,6 +12,7 @@ from domain.addresses import (
     check_header,
     check_header_value,
     check_text,
+    distinct_cc,
     normalise_address,
 )
 from domain.errors import InvalidPayload
@@ -78,13 +79,9 @@ def parse_send_request(raw: bytes, max_recipients: int) -> SendCommand:
             f"cc: too many recipients (at most {max_recipients} in to and cc)", field="cc"
         )
     to = normalise_address(request.to, "to")
-    cc: list[str] = []
-    seen = {to.lower()}
-    for index, value in enumerate(request.cc or ()):
-        address = normalise_address(value, f"cc.{index}")
-        if address.lower() not in seen:
-            seen.add(address.lower())
-            cc.append(address)
+    cc = distinct_cc(
+        to, (normalise_address(value, f"cc.{i}") for i, value in enumerate(request.cc or ()))
+    )
     subject = check_header_value(request.subject, "subject")
     text = check_text(request.body.text, "body.text")
     html = None if request.body.html is None else check_text(request.body.html, "body.html")
@@ -101,5 +98,5 @@ def parse_send_request(raw: bytes, max_recipients: int) -> SendCommand:
             raise InvalidPayload(
                 f"metadata: longer than {MAX_METADATA_BYTES} bytes", field="metadata"
             )
-    email = Email(to=to, cc=tuple(cc), subject=subject, text=text, html=html, headers=headers)
+    email = Email(to=to, cc=cc, subject=subject, text=text, html=html, headers=headers)
     return SendCommand(email=email, provider=request.provider, metadata=request.metadata)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
-from email.utils import getaddresses
 from typing import Any
 
 import anyio
 from python_http_client.exceptions import HTTPError
 from sendgrid import SendGridAPIClient
 
+from adapters.providers.reply_to import split_reply_to
+from domain.addresses import distinct_cc
 from domain.errors import ProviderError
 from domain.model import Email, Sender
 
@@ -19,12 +20,7 @@ logger = logging.getLogger(__name__)
 def mail_body(email: Email, sender: Sender) -> dict[str, Any]:
     """The v3 ``/mail/send`` JSON for ``email``: the same parts and headers as the MIME one."""
     # Sendgrid refuses an address that appears twice in one personalization.
-    seen = {email.to.lower()}
-    cc = []
-    for address in email.cc:
-        if address.lower() not in seen:
-            seen.add(address.lower())
-            cc.append(address)
+    cc = distinct_cc(email.to, email.cc)
     personalization: dict[str, Any] = {"to": [{"email": email.to}]}
     if cc:
         personalization["cc"] = [{"email": address} for address in cc]
@@ -37,17 +33,14 @@ def mail_body(email: Email, sender: Sender) -> dict[str, Any]:
         "subject": email.subject,
         "content": content,
     }
-    headers = dict(email.headers)
     # Reply-To is one of Sendgrid's reserved headers: it has its own fields instead.
-    reply_to = next((k for k in headers if k.lower() == "reply-to"), None)
-    if reply_to is not None:
-        addresses = [_address(a, n) for n, a in getaddresses([headers.pop(reply_to)])]
-        if len(addresses) == 1:
-            body["reply_to"] = addresses[0]
-        else:
-            body["reply_to_list"] = addresses
+    reply_to, headers = split_reply_to(email.headers)
+    if len(reply_to) == 1:
+        body["reply_to"] = _address(reply_to[0][1], reply_to[0][0])
+    elif reply_to:
+        body["reply_to_list"] = [_address(address, name) for name, address in reply_to]
     if headers:
-        body["headers"] = headers
+        body["headers"] = dict(headers)
     return body
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 import uuid
-from email.utils import getaddresses
 from typing import Any
 
 import httpx
 
+from adapters.providers.reply_to import split_reply_to
 from domain.errors import ProviderError
 from domain.model import Email, Sender
 
@@ -28,15 +28,12 @@ def injection_body(email: Email, sender: Sender, server_id: int, api_key: str) -
         message["Cc"] = [{"EmailAddress": address} for address in email.cc]
     if email.html is not None:
         message["HtmlBody"] = email.html
+    # Reply-To has its own field, for one address; several can only travel as the header.
+    reply_to, others = split_reply_to(email.headers)
     headers = list(email.headers)
-    for index, (name, value) in enumerate(headers):
-        # Reply-To has its own field; several addresses can only travel as a header.
-        addresses = getaddresses([value]) if name.lower() == "reply-to" else []
-        if len(addresses) == 1:
-            reply_name, reply_address = addresses[0]
-            message["ReplyTo"] = _address(reply_address, reply_name)
-            del headers[index]
-            break
+    if len(reply_to) == 1:
+        message["ReplyTo"] = _address(reply_to[0][1], reply_to[0][0])
+        headers = others
     if headers:
         message["CustomHeaders"] = [{"Name": n, "Value": v} for n, v in headers]
     return {"ServerId": server_id, "APIKey": api_key, "Messages": [message]}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from domain.addresses import check_header, check_header_value, normalise_address
+from domain.addresses import check_header, check_header_value, distinct_cc, normalise_address
 from domain.errors import InvalidPayload
 
 
@@ -122,3 +122,9 @@ def test_extra_header_passes() -> None:
         "X-" + "a" * 74,
         "tab\tand \u00fcnicode",
     )
+
+
+def test_distinct_cc_drops_to_and_repeats_case_insensitively_keeping_the_first() -> None:
+    cc = ["B@example.com", "to@EXAMPLE.com", "b@example.com", "c@example.com", "C@example.com"]
+    assert distinct_cc("To@example.com", cc) == ("B@example.com", "c@example.com")
+    assert distinct_cc("to@example.com", []) == ()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from adapters.providers.reply_to import split_reply_to
 from adapters.providers.sendgrid import mail_body
 from adapters.providers.socketlabs import injection_body
 from domain.model import Email, Sender
@@ -42,3 +43,21 @@ def test_socketlabs_body_has_credentials_reply_to_and_custom_headers() -> None:
     assert message["ReplyTo"] == {"EmailAddress": "help@example.com"}
     assert message["CustomHeaders"] == [{"Name": "X-A", "Value": "1"}]
     assert "HtmlBody" not in message
+
+
+def test_socketlabs_keeps_several_reply_to_addresses_as_the_header() -> None:
+    body = injection_body(email(**{"reply-to": "a@example.com, b@example.com"}), SENDER, 7, "k")
+    (message,) = body["Messages"]
+    assert "ReplyTo" not in message
+    assert message["CustomHeaders"] == [
+        {"Name": "reply-to", "Value": "a@example.com, b@example.com"}
+    ]
+
+
+def test_split_reply_to_parses_the_header_once_for_both_apis() -> None:
+    headers = (("X-A", "1"), ("REPLY-TO", "Help <help@example.com>, b@example.com"), ("X-B", "2"))
+    assert split_reply_to(headers) == (
+        [("Help", "help@example.com"), ("", "b@example.com")],
+        [("X-A", "1"), ("X-B", "2")],
+    )
+    assert split_reply_to((("X-A", "1"),)) == ([], [("X-A", "1")])
