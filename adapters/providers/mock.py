@@ -5,10 +5,9 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import deque
-from email.message import Message
 from pathlib import Path
 
-from adapters.providers.mime import render, render_message
+from adapters.providers.mime import MimeWriter
 from domain.errors import ProviderError
 from domain.model import Email, Sender
 
@@ -26,17 +25,15 @@ class MockEmailProvider:
     name = "mock"
 
     def __init__(self, sender: Sender, outbox: str | None = None, keep: int = 100) -> None:
-        self._sender = sender
+        self._writer = MimeWriter(sender)
         self._outbox = Path(outbox) if outbox else None
-        self.sent: deque[tuple[str, Message]] = deque(maxlen=keep)
+        self.sent: deque[tuple[str, bytes]] = deque(maxlen=keep)
 
     async def send(self, email: Email) -> str:
         message_id = uuid.uuid4().hex
-        if self._outbox is None:
-            self.sent.append((message_id, await render_message(email, self._sender)))
-        else:
-            message, raw = await render(email, self._sender)
-            self.sent.append((message_id, message))
+        raw = await self._writer.render(email)
+        self.sent.append((message_id, raw))
+        if self._outbox is not None:
             path = self._outbox / f"{message_id}.eml"
             try:
                 self._outbox.mkdir(parents=True, exist_ok=True)

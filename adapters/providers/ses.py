@@ -11,7 +11,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from adapters.providers.mime import build_message, message_bytes
+from adapters.providers.mime import MimeWriter
 from domain.errors import ProviderError
 from domain.model import Email, Sender
 
@@ -40,6 +40,7 @@ class SesEmailProvider:
         max_concurrency: int = 10,
     ) -> None:
         self._sender = sender
+        self._writer = MimeWriter(sender)
         self._limiter = anyio.CapacityLimiter(max_concurrency)
         self._config = Config(
             connect_timeout=timeout,
@@ -67,7 +68,7 @@ class SesEmailProvider:
 
     def _send_raw(self, email: Email) -> Any:
         # Built here, in the worker thread the send needs anyway: never on the event loop.
-        raw = message_bytes(build_message(email, self._sender))
+        raw = self._writer.write(email)
         return self._ses().send_raw_email(
             Source=self._sender.address,
             Destinations=list(email.recipients),

@@ -8,7 +8,7 @@ from typing import Literal
 
 import aiosmtplib
 
-from adapters.providers.mime import render
+from adapters.providers.mime import MimeWriter
 from domain.errors import ProviderError
 from domain.model import Email, Sender
 
@@ -37,6 +37,7 @@ class SmtpEmailProvider:
         cafile: str | None = None,
     ) -> None:
         self._sender = sender
+        self._writer = MimeWriter(sender)
         self._host = host
         self._port = port
         self._timeout = timeout
@@ -48,8 +49,8 @@ class SmtpEmailProvider:
         )
 
     async def send(self, email: Email) -> str:
-        message, raw = await render(email, self._sender)
-        message_id = str(message["Message-ID"]).strip().strip("<>")
+        message_id = self._writer.new_message_id()
+        raw = await self._writer.render(email, message_id)
         try:
             refused, _ = await aiosmtplib.send(
                 raw,
@@ -72,4 +73,4 @@ class SmtpEmailProvider:
         if refused:
             # Some recipients were accepted, so the email went out: the answer must be success.
             logger.warning("smtp refused %d of %d recipients", len(refused), len(email.recipients))
-        return message_id
+        return message_id.strip("<>")

@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 
-from adapters.providers.mime import message_bytes
 from adapters.providers.mock import MockEmailProvider
 from adapters.providers.sendgrid import SendgridEmailProvider
 from adapters.providers.ses import SesEmailProvider
@@ -90,7 +89,7 @@ async def harness(
             sent = provider.sent
 
             def seen(message_id: str) -> SeenEmail:
-                return from_mime(message_bytes(dict(sent)[message_id]), message_id)
+                return from_mime(dict(sent)[message_id], message_id)
 
             harness = Harness(provider, seen)
         elif kind == "ses":
