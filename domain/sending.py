@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Mapping
 from dataclasses import replace
@@ -78,7 +77,7 @@ class SendEmail:
     ) -> tuple[Email, list[SkippedRecipient]]:
         email = command.email
         recipients = email.recipients
-        histories = await asyncio.gather(*(self._problems.fetch(a) for a in recipients))
+        histories = await self._problems.fetch_many(recipients)
         now = self._clock.now_ms()
         verdicts: list[DeliveryProblem | None] = [
             self._limits.violation(history, now) for history in histories

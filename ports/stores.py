@@ -20,6 +20,14 @@ class DeliveryProblemStore(Protocol):
         """
         ...
 
+    async def fetch_many(self, addresses: Sequence[str]) -> list[Sequence[DeliveryProblem]]:
+        """What ``fetch`` answers for each address, in the order given, in one round trip
+        to the store where it allows one (SQLite: one query; Redis: one pipeline).
+
+        Raises as ``fetch`` does; on failure nothing is answered for any address.
+        """
+        ...
+
     async def record(self, problem: DeliveryProblem) -> bool:
         """Record ``problem``; return False when it was already recorded.
 

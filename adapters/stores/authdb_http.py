@@ -82,6 +82,10 @@ class AuthDbDeliveryProblemStore:
                 "accounts database failed to fetch delivery problems: unexpected answer"
             ) from exc
 
+    async def fetch_many(self, addresses: Sequence[str]) -> list[Sequence[DeliveryProblem]]:
+        # The accounts database answers one address at a time.
+        return [await self.fetch(address) for address in addresses]
+
     async def record(self, problem: DeliveryProblem) -> bool:
         if problem.feedback_id is not None and any(
             known.type is problem.type

@@ -128,6 +128,10 @@ class MysqlDeliveryProblemStore:
             for _email, kind, subtype, created in rows
         ]
 
+    async def fetch_many(self, addresses: Sequence[str]) -> list[Sequence[DeliveryProblem]]:
+        # The accounts database answers one address at a time.
+        return [await self.fetch(address) for address in addresses]
+
     async def record(self, problem: DeliveryProblem) -> bool:
         try:
             await self._call(

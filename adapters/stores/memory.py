@@ -28,6 +28,9 @@ class MemoryDeliveryProblemStore:
             reverse=True,
         )
 
+    async def fetch_many(self, addresses: Sequence[str]) -> list[Sequence[DeliveryProblem]]:
+        return [await self.fetch(address) for address in addresses]
+
     async def record(self, problem: DeliveryProblem) -> bool:
         if self.fail_with is not None:
             raise self.fail_with

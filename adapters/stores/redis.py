@@ -143,6 +143,25 @@ class RedisDeliveryProblemStore:
         except ValueError as exc:  # not written by this service
             raise StoreError("redis store holds an unreadable delivery-problem record") from exc
 
+    async def fetch_many(self, addresses: Sequence[str]) -> list[Sequence[DeliveryProblem]]:
+        if len(addresses) == 1:
+            return [await self.fetch(addresses[0])]
+        cutoff = f"({self._clock.now_ms() - self._retention_ms}"
+        try:
+            pipe = self._conn.client.pipeline(transaction=False)
+            for address in addresses:
+                pipe.zrevrangebyscore(self._key(address), "+inf", cutoff)
+            answers = await pipe.execute()
+        except (RedisError, OSError) as exc:
+            raise _store_error(exc) from exc
+        try:
+            return [
+                [_decode(address, member) for member in members]
+                for address, members in zip(addresses, answers, strict=True)
+            ]
+        except ValueError as exc:  # not written by this service
+            raise StoreError("redis store holds an unreadable delivery-problem record") from exc
+
     async def record(self, problem: DeliveryProblem) -> bool:
         key = self._key(problem.address)
         keys = [key]

@@ -14,7 +14,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import anyio
 
@@ -170,6 +170,31 @@ class SqliteDeliveryProblemStore:
                 address, ProblemType(t), ProblemSubtype.from_db(s), created, feedback_id
             )
             for t, s, created, feedback_id in rows
+        ]
+
+    async def fetch_many(self, addresses: Sequence[str]) -> list[Sequence[DeliveryProblem]]:
+        cutoff = self._clock.now_ms() - self._retention_ms
+        keys = [self._hasher.address(address) for address in addresses]
+        marks = ",".join("?" * len(set(keys)))
+        rows = await self._db.run(
+            lambda conn: conn.execute(
+                "SELECT address_key, type, subtype, created_at, feedback_id"
+                f" FROM delivery_problems WHERE address_key IN ({marks}) AND created_at > ?"
+                " ORDER BY created_at DESC",
+                (*dict.fromkeys(keys), cutoff),
+            ).fetchall()
+        )
+        by_key: dict[str, list[list[Any]]] = {}
+        for key, *row in rows:
+            by_key.setdefault(key, []).append(row)
+        return [
+            [
+                DeliveryProblem(
+                    address, ProblemType(t), ProblemSubtype.from_db(s), created, feedback_id
+                )
+                for t, s, created, feedback_id in by_key.get(key, ())
+            ]
+            for address, key in zip(addresses, keys, strict=True)
         ]
 
     async def record(self, problem: DeliveryProblem) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Sequence
 from dataclasses import replace
 
 import pytest
@@ -220,6 +221,9 @@ class CountingStore:
 
     async def fetch(self, address: str) -> list[DeliveryProblem]:
         return list(await self.inner.fetch(address))
+
+    async def fetch_many(self, addresses: Sequence[str]) -> list[Sequence[DeliveryProblem]]:
+        return await self.inner.fetch_many(addresses)
 
     async def record(self, problem: DeliveryProblem) -> bool:
         self.recorded += 1

@@ -112,3 +112,26 @@ async def test_own_store_forgets_records_older_than_retention(
     assert len(list(await store.fetch("old@example.com"))) == 1
     clock.advance(120)
     assert list(await store.fetch("old@example.com")) == []
+
+
+async def test_fetch_many_answers_what_fetch_answers_for_each_address_in_order(
+    store: Any, clock: FakeClock
+) -> None:
+    await store.record(problem("a@example.com", clock, ProblemType.SOFT_BOUNCE, ago_seconds=30))
+    await store.record(problem("a@example.com", clock, ProblemType.COMPLAINT, ago_seconds=10))
+    await store.record(problem("b@example.com", clock, ago_seconds=20))
+    addresses = ["nobody@example.com", "B@Example.com", "a@example.com", "b@example.com"]
+
+    many = [list(history) for history in await store.fetch_many(addresses)]
+
+    assert many == [list(await store.fetch(address)) for address in addresses]
+    assert [len(history) for history in many] == [0, 1, 2, 1]
+    assert [p.type for p in many[2]] == [ProblemType.COMPLAINT, ProblemType.SOFT_BOUNCE]
+
+
+async def test_fetch_many_of_one_address_is_fetch(store: Any, clock: FakeClock) -> None:
+    await store.record(problem("one@example.com", clock))
+
+    assert [list(h) for h in await store.fetch_many(["one@example.com"])] == [
+        list(await store.fetch("one@example.com"))
+    ]

@@ -8,6 +8,7 @@ import os
 import signal
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -162,5 +163,31 @@ async def test_an_address_keeps_only_its_newest_records() -> None:
         fetched = await problems.fetch("busy@example.com")
 
         assert [p.created_at for p in fetched] == [clock.now_ms() - n * 1000 for n in range(5)]
+    finally:
+        await conn.aclose()
+
+
+async def test_fetch_many_is_one_pipeline_for_all_addresses(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = FakeClock()
+    conn = await fresh_redis()
+    try:
+        problems = RedisDeliveryProblemStore(conn, HASHER, clock, YEAR)
+        await problems.record(bounce("c@example.com", clock))
+        pool = conn.client.connection_pool
+        taken: list[object] = []
+        real: Any = pool.get_connection
+
+        async def counting(*args: object, **kwargs: object) -> object:
+            taken.append(args)
+            return await real(*args, **kwargs)
+
+        monkeypatch.setattr(pool, "get_connection", counting)
+
+        histories = await problems.fetch_many([f"{n}@example.com" for n in "abcde"])
+
+        assert [len(h) for h in histories] == [0, 0, 1, 0, 0]
+        assert len(taken) == 1  # one connection, one write of five commands, one read
     finally:
         await conn.aclose()

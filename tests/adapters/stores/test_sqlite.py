@@ -107,3 +107,23 @@ async def test_a_lock_held_elsewhere_neither_stalls_the_loop_nor_drops_a_write(
     assert await store.get("m1") == "kept"
     holder.close()
     await db.aclose()
+
+
+async def test_fetch_many_is_one_statement_for_all_addresses(tmp_path: Path) -> None:
+    db = SqliteDatabase(str(tmp_path / "one.sqlite3"))
+    clock = FakeClock()
+    store = SqliteDeliveryProblemStore(db, KeyHasher("k"), clock, YEAR)
+    await store.record(
+        DeliveryProblem(
+            "c@example.com", ProblemType.COMPLAINT, ProblemSubtype.ABUSE, clock.now_ms(), None
+        )
+    )
+    statements: list[str] = []
+    db.conn.set_trace_callback(statements.append)
+
+    histories = await store.fetch_many([f"{n}@example.com" for n in "abcde"])
+
+    db.conn.set_trace_callback(None)
+    assert [len(h) for h in histories] == [0, 0, 1, 0, 0]
+    assert len(statements) == 1 and " IN (" in statements[0]
+    await db.aclose()
