@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import httpx
@@ -96,6 +96,9 @@ async def test_a_provider_failure_is_counted(
 
 class FailingProblemStore:
     async def fetch(self, address: str) -> list[DeliveryProblem]:
+        raise StoreError("the store is down")
+
+    async def fetch_many(self, addresses: Sequence[str]) -> list[Sequence[DeliveryProblem]]:
         raise StoreError("the store is down")
 
     async def record(self, problem: DeliveryProblem) -> bool:
