@@ -9,6 +9,9 @@ from typing import Any
 from dependency_injector import containers, providers
 
 from adapters.clock import SystemClock
+from adapters.events.sendgrid import SendgridWebhookVerifier
+from adapters.events.sns import SnsMessageVerifier
+from adapters.events.socketlabs import SocketlabsNotificationVerifier
 from adapters.metrics import counted_sink, counted_store, timed_providers
 from adapters.queues.sqs import SqsConnection, SqsNotificationSink, SqsNotificationSource
 from adapters.stores.authdb_http import AuthDbDeliveryProblemStore
@@ -30,6 +33,7 @@ from config.settings import Settings
 from domain.model import Sender
 from domain.notifications import HandleDeliveryEvent
 from domain.sending import SendEmail
+from ports.clock import Clock
 from ports.health import Closable, HealthCheck
 
 logger = logging.getLogger(__name__)
@@ -59,10 +63,36 @@ def _sqs(settings: Settings) -> SqsConnection:
     )
 
 
-def _notification_sources(settings: Settings, sqs: SqsConnection) -> list[SqsNotificationSource]:
+def _notification_sources(
+    settings: Settings, sqs: SqsConnection, sns: SnsMessageVerifier | None
+) -> list[SqsNotificationSource]:
     """One source per distinct incoming queue URL, however many kinds it serves."""
     wait = settings.worker.waitseconds
-    return [SqsNotificationSource(sqs, url, wait) for url in settings.aws.sqsurls.incoming]
+    check = sns.verify_blocking if settings.worker.verifysns and sns is not None else None
+    return [SqsNotificationSource(sqs, url, wait, check) for url in settings.aws.sqsurls.incoming]
+
+
+def _sns_verifier(settings: Settings, clock: Clock) -> SnsMessageVerifier | None:
+    """None without ``sns.topics``: POST /events/sns then refuses every message."""
+    sns = settings.sns
+    if not sns.topics:
+        return None
+    return SnsMessageVerifier(
+        settings.sns_certhost, frozenset(sns.topics), clock, sns.timeout, sns.cafile
+    )
+
+
+def _sendgrid_verifier(settings: Settings, clock: Clock) -> SendgridWebhookVerifier | None:
+    key = settings.sendgrid.webhookkey
+    return None if key is None else SendgridWebhookVerifier(key, clock)
+
+
+def _socketlabs_verifier(settings: Settings) -> SocketlabsNotificationVerifier | None:
+    socketlabs = settings.socketlabs
+    secret_key, validation = secret(socketlabs.secretkey), secret(socketlabs.validationkey)
+    if secret_key is None or validation is None:
+        return None
+    return SocketlabsNotificationVerifier(secret_key, validation, socketlabs.serverid)
 
 
 def _notification_sink(settings: Settings, sqs: SqsConnection) -> SqsNotificationSink | None:
@@ -150,7 +180,11 @@ class Container(containers.DeclarativeContainer):
 
     # The notification worker (`fxa-email-service queues`).
     sqs = providers.Singleton(_sqs, settings)
-    notification_sources = providers.Singleton(_notification_sources, settings, sqs)
+    # Event webhooks (docs/events.md): each None while its provider-side keys are unset.
+    sns_verifier = providers.Singleton(_sns_verifier, settings, clock)
+    sendgrid_verifier = providers.Singleton(_sendgrid_verifier, settings, clock)
+    socketlabs_verifier = providers.Singleton(_socketlabs_verifier, settings)
+    notification_sources = providers.Singleton(_notification_sources, settings, sqs, sns_verifier)
     notification_sink = providers.Singleton(_notification_sink, settings, sqs)
     # One service for delivery events from every source (docs/notifications.md).
     handle_delivery_event = providers.Singleton(
@@ -175,6 +209,8 @@ def _in_use(container: Container) -> dict[str, Any]:
     }
     for name, provider in container.email_providers().items():
         used[f"provider.{name}"] = provider
+    if container.sns_verifier() is not None:
+        used["events.sns"] = container.sns_verifier()
     return used
 
 

@@ -24,6 +24,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from adapters.events.sendgrid import load_public_key
 from config.errors import ConfigError
 from config.layering import LayeredJsonSource
 from config.providers import PROVIDERS
@@ -196,6 +197,17 @@ class SendgridSettings(Section):
     key: SecretStr | None = None
     baseuri: str = "https://api.sendgrid.com"
     timeout: float = Field(default=10.0, gt=0)
+    # the Signed Event Webhook's verification key (base64 DER, ECDSA P-256): POST
+    # /events/sendgrid refuses every post while it is unset (docs/events.md)
+    webhookkey: str | None = None
+
+    @field_validator("webhookkey")
+    @classmethod
+    def _webhookkey(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        load_public_key(value)  # ValueError: names what is wrong with it
+        return value.strip()
 
 
 class SmtpSettings(Section):
@@ -213,6 +225,33 @@ class SocketlabsSettings(Section):
     key: SecretStr | None = None
     baseuri: str = "https://inject.socketlabs.com/api/v1/email"
     timeout: float = Field(default=10.0, gt=0)
+    # the Notification API's keys: POST /events/socketlabs refuses every post while the
+    # secret key is unset, and answers with the validation key (docs/events.md)
+    secretkey: SecretStr | None = None
+    validationkey: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _keys_together(self) -> SocketlabsSettings:
+        if (self.secretkey is None) != (self.validationkey is None):
+            raise ValueError("secretkey and validationkey: set both or neither")
+        return self
+
+
+class SnsSettings(Section):
+    """SNS HTTP(S) subscriptions on POST /events/sns (docs/events.md)."""
+
+    certhost: str | None = None  # the SigningCertURL host; sns.<aws.region>.amazonaws.com
+    topics: list[str] = []  # topic ARNs accepted (and confirmed); none: every post refused
+    cafile: str | None = None  # trust this CA bundle (PEM) for the certificate download
+    timeout: float = Field(default=10.0, gt=0)
+
+    @field_validator("topics")
+    @classmethod
+    def _topics(cls, value: list[str]) -> list[str]:
+        for topic in value:
+            if not topic.startswith("arn:"):
+                raise ValueError(f"{topic[:60]!r} is not a topic ARN")
+        return value
 
 
 class MockSettings(Section):
@@ -231,6 +270,8 @@ class WorkerSettings(Section):
     concurrency: int = Field(default=10, ge=1)  # messages handled at once, all queues
     reportinterval: float = Field(default=60.0, gt=0)  # seconds between logged counts
     metricsport: int | None = Field(default=None, ge=1, le=65535)  # off unless set
+    # accept only SNS envelopes whose signature verifies as on POST /events/sns
+    verifysns: bool = False
 
 
 class LogSettings(Section):
@@ -266,6 +307,7 @@ class Settings(BaseSettings):
     sendgrid: SendgridSettings = SendgridSettings()
     smtp: SmtpSettings = SmtpSettings()
     socketlabs: SocketlabsSettings = SocketlabsSettings()
+    sns: SnsSettings = SnsSettings()
     mock: MockSettings = MockSettings()
     limits: LimitsSettings = LimitsSettings()
     worker: WorkerSettings = WorkerSettings()
@@ -283,7 +325,14 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings, env_settings, LayeredJsonSource(settings_cls))
 
+    @property
+    def sns_certhost(self) -> str:
+        """The only host an SNS ``SigningCertURL`` or ``SubscribeURL`` may name."""
+        return self.sns.certhost or f"sns.{self.aws.region}.amazonaws.com"
+
     def check_deployment(self) -> None:
+        if self.worker.verifysns and not self.sns.topics:
+            raise ConfigError("worker.verifysns: needs sns.topics (every envelope would fail)")
         key = self.hmackey.get_secret_value().strip()
         if self.env == "prod" and key in ("", DEFAULT_HMACKEY):
             raise ConfigError("hmackey: the default (or an empty) key is not allowed in env prod")

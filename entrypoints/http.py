@@ -41,6 +41,7 @@ from domain.errors import (
     UnsupportedMediaType,
     UnverifiedEvent,
 )
+from entrypoints.events import EventEndpoint, EventEndpoints
 from entrypoints.requests import parse_send_request
 from entrypoints.summary import RequestSummaryMiddleware, annotate
 
@@ -119,6 +120,36 @@ def _is_json(request: Request) -> bool:
     return content_type.split(";", 1)[0].strip().lower() == "application/json"
 
 
+def event_routes(container: Container, max_body: int) -> list[Route]:
+    """POST /events/<provider> (docs/events.md): bodies bounded as /send's; whatever does
+    not verify answers a generic 403 errno 128, the reason going to the log only."""
+    endpoints = EventEndpoints(
+        container.handle_delivery_event(),
+        container.sns_verifier(),
+        container.sendgrid_verifier(),
+        container.socketlabs_verifier(),
+    )
+
+    def route(path: str, endpoint: EventEndpoint) -> Route:
+        async def receive(request: Request) -> Response:
+            try:
+                return await endpoint(request.headers, await read_body(request, max_body))
+            except UnverifiedEvent as error:
+                logger.warning("%s refused: %s", path, error.message)
+                return error_response(UnverifiedEvent("the event does not verify"))
+            except ServiceError as error:
+                if http_status(error) >= 500:
+                    logger.error("%s failed: errno %s: %s", path, error.errno, error.message)
+                return error_response(error)
+            except Exception:
+                logger.exception("%s failed unexpectedly", path)
+                return error_response(InternalError("internal error"))
+
+        return Route(path, receive, methods=["POST"])
+
+    return [route(path, endpoint) for path, endpoint in endpoints.routes().items()]
+
+
 def create_app(container: Container) -> Starlette:
     settings = container.settings()
     send_email = container.send_email()
@@ -180,6 +211,7 @@ def create_app(container: Container) -> Starlette:
     app = Starlette(
         routes=[
             Route("/send", send, methods=["POST"]),
+            *event_routes(container, max_body),
             Route("/__lbheartbeat__", lbheartbeat, methods=["GET", "HEAD"]),
             Route("/__heartbeat__", heartbeat, methods=["GET", "HEAD"]),
             Route("/__version__", version, methods=["GET", "HEAD"]),

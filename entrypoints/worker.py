@@ -227,7 +227,12 @@ async def _main(container: Container) -> int:
 
 async def _close(container: Container) -> None:
     """Close what the worker used (not the email providers `serve` needs); log failures."""
-    used = (container.delivery_problems(), container.message_data(), container.sqs())
+    used = (
+        container.delivery_problems(),
+        container.message_data(),
+        container.sqs(),
+        container.sns_verifier(),  # worker.verifysns downloads certificates with it
+    )
     for adapter in {id(a): a for a in used}.values():
         if isinstance(adapter, Closable):
             try:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from tests.doubles.sns import SnsDouble
+from tests.doubles.tls import Certificates, make_certificates
 from tests.servers import MotoServer, free_port, moto_server, wait_until_listening
 
 
@@ -58,3 +61,16 @@ def private_redis() -> Iterator[PrivateRedis]:
     server.start()
     yield server
     server.kill()
+
+
+@pytest.fixture(scope="session")
+def certificates(tmp_path_factory: pytest.TempPathFactory) -> Certificates:
+    """The tests' own certificate authority and a server certificate for 127.0.0.1."""
+    return make_certificates(Path(tmp_path_factory.mktemp("tls")))
+
+
+@pytest.fixture
+def sns(certificates: Certificates) -> Iterator[SnsDouble]:
+    """SNS's signing certificate and subscription confirmations over local HTTPS."""
+    with SnsDouble(certificates) as double:
+        yield double

@@ -1,21 +1,28 @@
-"""Sendgrid's signed Event Webhook: ECDSA over timestamp + raw body (docs/events.md).
+"""Sendgrid's signed Event Webhook: ECDSA over timestamp + raw body, then its events as
+delivery events (docs/events.md).
 
 Verified with the ``sendgrid`` library's own helper. The key is the "Verification Key" of
-Sendgrid's Signed Event Webhook settings: base64 DER of an ECDSA P-256 public key.
+Sendgrid's Signed Event Webhook settings: base64 DER of an ECDSA P-256 public key. Sendgrid's
+names (`bounce`, `blocked`, `dropped` reasons, bounce classifications) are mapped here.
 """
 
 from __future__ import annotations
 
 import binascii
+import json
 
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec
 from sendgrid.helpers.eventwebhook import EventWebhook
 from sendgrid.helpers.eventwebhook.eventwebhook_header import EventWebhookHeader
 
+from adapters.events import UnmappedEvent
 from domain.errors import UnverifiedEvent
+from domain.events import BOUNCE, COMPLAINT, DELIVERY, DeliveryEvent, Mail
+from domain.model import ProblemSubtype, ProblemType
 from ports.clock import Clock
 
+PROVIDER = "sendgrid"
 SIGNATURE_HEADER = EventWebhookHeader.SIGNATURE
 TIMESTAMP_HEADER = EventWebhookHeader.TIMESTAMP
 MAX_AGE_SECONDS = 600
@@ -64,3 +71,74 @@ class SendgridWebhookVerifier:
             ) from None
         if not valid:
             raise UnverifiedEvent("sendgrid signature does not verify")
+
+
+# `bounce_classification` (Sendgrid's bounce classification) -> the domain's subtype.
+BOUNCE_CLASSIFICATIONS = {
+    "Invalid Address": ProblemSubtype.NO_EMAIL,
+    "Mailbox Unavailable": ProblemSubtype.NO_EMAIL,
+    "Content": ProblemSubtype.CONTENT_REJECTED,
+    "Reputation": ProblemSubtype.GENERAL,
+    "Technical": ProblemSubtype.GENERAL,
+    "Frequency or Volume Too High": ProblemSubtype.GENERAL,
+    "Unclassified": ProblemSubtype.UNDETERMINED,
+}
+# A `dropped` event's `reason` that reports a delivery problem (Sendgrid suppressed the
+# address for it), as (type, subtype); other reasons are not the recipient's doing.
+DROPPED_REASONS = {
+    "Bounced Address": (ProblemType.HARD_BOUNCE, ProblemSubtype.SUPPRESSED),
+    "Spam Reporting Address": (ProblemType.COMPLAINT, ProblemSubtype.ABUSE),
+    "Invalid": (ProblemType.HARD_BOUNCE, ProblemSubtype.NO_EMAIL),
+}
+
+
+def read_events(body: bytes) -> list[object]:
+    """The posted JSON array; raises UnmappedEvent when the body is not one."""
+    try:
+        items = json.loads(body)
+    except (ValueError, RecursionError):
+        raise UnmappedEvent("the body is not JSON") from None
+    if not isinstance(items, list):
+        raise UnmappedEvent("the body is not a JSON array")
+    return items
+
+
+def delivery_event(item: object) -> DeliveryEvent:
+    """One Sendgrid event as a delivery event; raises UnmappedEvent saying why not."""
+    if not isinstance(item, dict):
+        raise UnmappedEvent("an event that is not an object")
+    kind = item.get("event")
+    address, message_id = item.get("email"), item.get("sg_message_id")
+    if not isinstance(address, str) or not address or not isinstance(message_id, str):
+        raise UnmappedEvent(f"a {str(kind)[:20]!r} event without email or sg_message_id")
+    problem: tuple[ProblemType, ProblemSubtype] | None = None
+    if kind == "bounce":
+        hard = item.get("type", "bounce") != "blocked"
+        classification = BOUNCE_CLASSIFICATIONS.get(str(item.get("bounce_classification")))
+        problem = (
+            ProblemType.HARD_BOUNCE if hard else ProblemType.SOFT_BOUNCE,
+            classification or ProblemSubtype.GENERAL,
+        )
+    elif kind == "dropped":
+        problem = DROPPED_REASONS.get(str(item.get("reason")))
+        if problem is None:
+            raise UnmappedEvent(f"a dropped event for reason {str(item.get('reason'))[:40]!r}")
+    elif kind == "spamreport":
+        problem = (ProblemType.COMPLAINT, ProblemSubtype.ABUSE)
+    elif kind != "delivered":
+        raise UnmappedEvent(f"a {str(kind)[:20]!r} event")
+    timestamp = item.get("timestamp")
+    event_id = item.get("sg_event_id")
+    # `sg_message_id` is the `X-Message-Id` that /send returned, then a dot and filter data.
+    mail = Mail(message_id.split(".", 1)[0], destination=(address,))
+    type_, subtype = problem or (None, ProblemSubtype.UNMAPPED)
+    return DeliveryEvent(
+        PROVIDER,
+        DELIVERY if type_ is None else COMPLAINT if type_ is ProblemType.COMPLAINT else BOUNCE,
+        mail,
+        (address,),
+        type_,
+        subtype,
+        timestamp * 1000 if isinstance(timestamp, int) and timestamp > 0 else None,
+        event_id if isinstance(event_id, str) and event_id else None,
+    )

@@ -105,37 +105,55 @@ class SnsMessageVerifier:
         self._cert_host = cert_host.lower()
         self._topics = topics
         self._clock = clock
-        self._client = httpx.AsyncClient(
-            timeout=timeout,
-            verify=ssl.create_default_context(cafile=cafile),
-            follow_redirects=False,
-            trust_env=False,
-        )
+        # Both clients (async for requests, blocking for the worker's threads) alike.
+        self._http: dict[str, Any] = {
+            "timeout": timeout,
+            "verify": ssl.create_default_context(cafile=cafile),
+            "follow_redirects": False,
+            "trust_env": False,
+        }
+        self._client = httpx.AsyncClient(**self._http)
+        self._blocking_client: httpx.Client | None = None
         self._keys: OrderedDict[str, rsa.RSAPublicKey] = OrderedDict()
         self._fetching: dict[str, asyncio.Future[rsa.RSAPublicKey]] = {}
 
     async def verify(self, message: Mapping[str, Any]) -> SnsMessage:
         """The message, once every check passes; raises UnverifiedEvent (errno 128) naming
         the first that fails (for the logs; callers answer a generic 403)."""
+        signed = self._signed(message)
+        key = self._cached(signed.url) or await self._public_key(signed.url)
+        return signed.verified_by(key)
+
+    def verify_blocking(self, message: Mapping[str, Any]) -> SnsMessage:
+        """``verify`` for a worker thread reading SNS envelopes from SQS: a certificate not
+        cached yet is downloaded there, blocking. No age limit: an envelope legitimately
+        waits in its queue longer than an hour while the worker is down, and one replayed
+        from a queue records nothing twice (docs/events.md)."""
+        signed = self._signed(message, check_age=False)
+        key = self._cached(signed.url)
+        if key is None:
+            if self._blocking_client is None:
+                self._blocking_client = httpx.Client(**self._http)
+            try:
+                response = self._blocking_client.get(signed.url)
+            except httpx.HTTPError as exc:
+                raise _download_failed(exc) from None
+            key = self._remember(signed.url, self._certificate_key(response))
+        return signed.verified_by(key)
+
+    def _signed(self, message: Mapping[str, Any], check_age: bool = True) -> _Signed:
+        """Every check but the signature's, in the order of the cheapest first."""
         canonical = string_to_sign(message)
         algorithm = HASHES.get(str(message.get("SignatureVersion")))
         if algorithm is None:
             raise UnverifiedEvent(f"SNS SignatureVersion {message.get('SignatureVersion')!r}")
-        topic = str(message["TopicArn"])
-        if topic not in self._topics:
+        if message["TopicArn"] not in self._topics:
             raise UnverifiedEvent("SNS message from a topic not in sns.topics")
-        self._check_age(str(message["Timestamp"]))
+        if check_age:
+            self._check_age(str(message["Timestamp"]))
         signature = _base64(message.get("Signature"))
         url = self._check_url(message.get("SigningCertURL"), "SigningCertURL")
-        key = await self._public_key(url)
-        try:
-            key.verify(signature, canonical, padding.PKCS1v15(), algorithm())
-        except InvalidSignature:
-            raise UnverifiedEvent("SNS signature does not verify") from None
-        return SnsMessage(
-            str(message["Type"]), topic, str(message["Message"]), str(message["MessageId"]),
-            dict(message),
-        )  # fmt: skip
+        return _Signed(message, canonical, algorithm(), signature, url)
 
     async def confirm(self, message: SnsMessage) -> None:
         """Confirm a verified SubscriptionConfirmation: GET its ``SubscribeURL``.
@@ -154,6 +172,8 @@ class SnsMessageVerifier:
 
     async def aclose(self) -> None:
         await self._client.aclose()
+        if self._blocking_client is not None:
+            self._blocking_client.close()
 
     def _check_age(self, timestamp: str) -> None:
         try:
@@ -185,30 +205,36 @@ class SnsMessageVerifier:
             raise UnverifiedEvent("SNS SigningCertURL is not a certificate")
         return url
 
-    async def _public_key(self, url: str) -> rsa.RSAPublicKey:
-        """The RSA key of the certificate at ``url``: downloaded once, however many
-        requests ask for it at the same time; a failed download is not cached."""
+    def _cached(self, url: str) -> rsa.RSAPublicKey | None:
         key = self._keys.get(url)
         if key is not None:
             self._keys.move_to_end(url)
-            return key
-        pending = self._fetching.get(url)
-        if pending is None:
-            pending = asyncio.ensure_future(self._download(url))
-            self._fetching[url] = pending
-            pending.add_done_callback(lambda _: self._fetching.pop(url, None))
-        key = await asyncio.shield(pending)
+        return key
+
+    def _remember(self, url: str, key: rsa.RSAPublicKey) -> rsa.RSAPublicKey:
         self._keys[url] = key
         while len(self._keys) > CACHED_CERTIFICATES:
             self._keys.popitem(last=False)
         return key
 
+    async def _public_key(self, url: str) -> rsa.RSAPublicKey:
+        """The RSA key of the certificate at ``url``, downloaded once however many requests
+        ask for it at the same time; a failed download is not cached."""
+        pending = self._fetching.get(url)
+        if pending is None:
+            pending = asyncio.ensure_future(self._download(url))
+            self._fetching[url] = pending
+            pending.add_done_callback(lambda _: self._fetching.pop(url, None))
+        return self._remember(url, await asyncio.shield(pending))
+
     async def _download(self, url: str) -> rsa.RSAPublicKey:
         try:
             response = await self._client.get(url)
         except httpx.HTTPError as exc:
-            logger.warning("SNS certificate download failed: %s", type(exc).__name__)
-            raise UnverifiedEvent("SNS certificate could not be downloaded") from None
+            raise _download_failed(exc) from None
+        return self._certificate_key(response)
+
+    def _certificate_key(self, response: httpx.Response) -> rsa.RSAPublicKey:
         if response.status_code != 200 or len(response.content) > MAX_CERTIFICATE_BYTES:
             raise UnverifiedEvent(f"SNS certificate download answered {response.status_code}")
         try:
@@ -222,6 +248,32 @@ class SnsMessageVerifier:
         if not isinstance(key, rsa.RSAPublicKey):
             raise UnverifiedEvent("SNS certificate does not hold an RSA key")
         return key
+
+
+@dataclass(frozen=True, slots=True)
+class _Signed:
+    """A message that passed every check but its signature's."""
+
+    message: Mapping[str, Any]
+    canonical: bytes
+    algorithm: hashes.HashAlgorithm
+    signature: bytes
+    url: str
+
+    def verified_by(self, key: rsa.RSAPublicKey) -> SnsMessage:
+        try:
+            key.verify(self.signature, self.canonical, padding.PKCS1v15(), self.algorithm)
+        except InvalidSignature:
+            raise UnverifiedEvent("SNS signature does not verify") from None
+        m = self.message
+        return SnsMessage(
+            str(m["Type"]), str(m["TopicArn"]), str(m["Message"]), str(m["MessageId"]), dict(m)
+        )
+
+
+def _download_failed(exc: Exception) -> UnverifiedEvent:
+    logger.warning("SNS certificate download failed: %s", type(exc).__name__)
+    return UnverifiedEvent("SNS certificate could not be downloaded")
 
 
 def _base64(value: object) -> bytes:

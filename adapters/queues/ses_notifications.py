@@ -11,11 +11,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from email.utils import parseaddr
 from typing import Any, NoReturn, TypeVar
 
+from domain.errors import UnverifiedEvent
 from domain.events import BOUNCE, COMPLAINT, DELIVERY, DeliveryEvent, Mail
 from domain.model import ProblemSubtype, ProblemType
 from ports.queues import IncomingMessage, ReceivedEvent, UnparseableMessage
@@ -57,6 +58,8 @@ COMPLAINT_SUBTYPES = {"OnAccountSuppressionList": ProblemSubtype.SUPPRESSED}
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
 _Mapped = TypeVar("_Mapped", ProblemType, ProblemSubtype)
+# Verifies an SNS envelope (a signature check, for worker.verifysns); raises UnverifiedEvent.
+EnvelopeCheck = Callable[[Mapping[str, Any]], object]
 
 
 class UnparseableNotification(ValueError):
@@ -68,7 +71,14 @@ def body_md5(body: str) -> str:
     return hashlib.md5(body.encode("utf-8"), usedforsecurity=False).hexdigest()
 
 
-def incoming(queue: str, message_id: str, receipt: str, body: str, md5: str) -> IncomingMessage:
+def incoming(
+    queue: str,
+    message_id: str,
+    receipt: str,
+    body: str,
+    md5: str,
+    check_envelope: EnvelopeCheck | None = None,
+) -> IncomingMessage:
     """One received queue message, parsed: a ``ReceivedEvent`` or an ``UnparseableMessage``.
 
     The one place where a queue body becomes a message for the worker (SQS and the memory
@@ -76,22 +86,34 @@ def incoming(queue: str, message_id: str, receipt: str, body: str, md5: str) -> 
     so one poison message cannot keep the others of its batch from being handled.
     """
     try:
-        return ReceivedEvent(queue, message_id, receipt, parse_body(body, md5))
+        return ReceivedEvent(queue, message_id, receipt, parse_body(body, md5, check_envelope))
     except UnparseableNotification as exc:
         return UnparseableMessage(queue, message_id, receipt, str(exc))
     except Exception as exc:  # noqa: BLE001 - untrusted input: any failure means unparseable
         return UnparseableMessage(queue, message_id, receipt, f"cannot parse: {type(exc).__name__}")
 
 
-def parse_body(body: str, md5: str | None = None) -> DeliveryEvent:
+def parse_body(
+    body: str, md5: str | None = None, check_envelope: EnvelopeCheck | None = None
+) -> DeliveryEvent:
     """The event in a queue body (SNS envelope or raw SES JSON); UnparseableNotification.
 
-    ``md5`` (the queue's ``MD5OfBody``), when given, must match the body.
+    ``md5`` (the queue's ``MD5OfBody``), when given, must match the body. With
+    ``check_envelope`` (``worker.verifysns``), the body must be an SNS envelope that passes
+    it: raw SES JSON, or an envelope whose check raises ``UnverifiedEvent``, is unparseable.
     """
     if md5 is not None and md5.lower() != body_md5(body):
         raise UnparseableNotification("MD5OfBody does not match the body")
     document = json_object(body, "body")
-    if _kind_field(document) is None and document.get("Type") is not None:
+    envelope = _kind_field(document) is None and document.get("Type") is not None
+    if check_envelope is not None:
+        if not envelope:
+            raise UnparseableNotification("not an SNS envelope (worker.verifysns)")
+        try:
+            check_envelope(document)
+        except UnverifiedEvent as exc:
+            raise UnparseableNotification(f"SNS envelope does not verify: {exc.message}") from None
+    if envelope:
         if document["Type"] != "Notification" or not isinstance(document.get("Message"), str):
             raise UnparseableNotification(f"SNS message of Type {str(document['Type'])[:40]!r}")
         document = json_object(document["Message"], "SNS Message")

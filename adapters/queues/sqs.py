@@ -23,7 +23,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from adapters.queues.ses_notifications import incoming
+from adapters.queues.ses_notifications import EnvelopeCheck, incoming
 from domain.errors import QueueError
 from ports.queues import IncomingMessage, ReceivedEvent
 
@@ -184,11 +184,18 @@ async def _in_daemon_thread(func: Callable[[], _T]) -> _T:
 class SqsNotificationSource:
     """An incoming SQS queue of SES notifications, long-polled."""
 
-    def __init__(self, sqs: SqsConnection, url: str, wait_seconds: int = 20) -> None:
+    def __init__(
+        self,
+        sqs: SqsConnection,
+        url: str,
+        wait_seconds: int = 20,
+        check_envelope: EnvelopeCheck | None = None,
+    ) -> None:
         self._sqs = sqs
         self.url = url
         self._wait = wait_seconds
         self._name = queue_name(url)
+        self._check_envelope = check_envelope  # worker.verifysns: runs in the receiving thread
 
     @property
     def name(self) -> str:
@@ -217,6 +224,7 @@ class SqsNotificationSource:
                 str(message.get("ReceiptHandle", "")),
                 str(message.get("Body", "")),
                 str(message.get("MD5OfBody", "")),
+                self._check_envelope,
             )
             for message in response.get("Messages", [])
         ]

@@ -11,15 +11,19 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from adapters.clock import SystemClock
+from adapters.events import UnmappedEvent
 from adapters.events.sendgrid import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
     SendgridWebhookVerifier,
+    delivery_event,
     load_public_key,
+    read_events,
 )
 from domain.errors import UnverifiedEvent
+from domain.model import ProblemSubtype, ProblemType
 from tests.doubles.sendgrid import SendgridEventSigner
-from tests.fixtures.sendgrid import events
+from tests.fixtures.sendgrid import event, events
 
 
 @pytest.fixture(scope="module")
@@ -146,3 +150,73 @@ def _der(key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey) -> str:
 def test_a_key_that_is_not_p256_is_refused(key: str, reason: str) -> None:
     with pytest.raises(ValueError, match=reason):
         load_public_key(key)
+
+
+@pytest.mark.parametrize(
+    ("kind", "type_", "expected"),
+    [
+        ("bounce", "bounce", ("Bounce", ProblemType.HARD_BOUNCE, ProblemSubtype.NO_EMAIL)),
+        ("bounce", "blocked", ("Bounce", ProblemType.SOFT_BOUNCE, ProblemSubtype.GENERAL)),
+        ("dropped", None, ("Bounce", ProblemType.HARD_BOUNCE, ProblemSubtype.SUPPRESSED)),
+        ("spamreport", None, ("Complaint", ProblemType.COMPLAINT, ProblemSubtype.ABUSE)),
+        ("delivered", None, ("Delivery", None, ProblemSubtype.UNMAPPED)),
+    ],
+)
+def test_sendgrid_events_map_to_delivery_events(
+    kind: str, type_: str | None, expected: tuple[str, ProblemType | None, ProblemSubtype]
+) -> None:
+    item = event(kind, type_)
+    mapped = delivery_event(item)
+    assert (mapped.kind, mapped.problem_type, mapped.problem_subtype) == expected
+    assert mapped.provider == "sendgrid"
+    assert mapped.message_id == "W4L3LmwcT_usGk84Vp6b3A"  # the X-Message-Id /send returned
+    assert mapped.recipients == ("example@test.com",)
+    assert mapped.event_id == item["sg_event_id"]
+    assert mapped.timestamp_ms == 1513299569000
+
+
+@pytest.mark.parametrize(
+    ("reason", "expected"),
+    [
+        ("Bounced Address", (ProblemType.HARD_BOUNCE, ProblemSubtype.SUPPRESSED)),
+        ("Spam Reporting Address", (ProblemType.COMPLAINT, ProblemSubtype.ABUSE)),
+        ("Invalid", (ProblemType.HARD_BOUNCE, ProblemSubtype.NO_EMAIL)),
+    ],
+)
+def test_dropped_reasons_that_are_delivery_problems(
+    reason: str, expected: tuple[ProblemType, ProblemSubtype]
+) -> None:
+    mapped = delivery_event({**event("dropped"), "reason": reason})
+    assert (mapped.problem_type, mapped.problem_subtype) == expected
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        event("processed"),
+        event("deferred"),
+        event("open"),
+        event("click"),
+        event("unsubscribe"),
+        {**event("dropped"), "reason": "Unsubscribed Address"},
+        {**event("bounce", "bounce"), "sg_message_id": None},
+        {**event("bounce", "bounce"), "email": ""},
+        "a string",
+    ],
+)
+def test_events_that_map_to_nothing(item: object) -> None:
+    with pytest.raises(UnmappedEvent):
+        delivery_event(item)
+
+
+def test_an_unknown_bounce_classification_is_general_and_a_bad_timestamp_none() -> None:
+    mapped = delivery_event({**event("bounce", "bounce"), "bounce_classification": "New"})
+    assert mapped.problem_subtype is ProblemSubtype.GENERAL
+    mapped = delivery_event({**event("bounce", "bounce"), "timestamp": "yesterday"})
+    assert mapped.timestamp_ms is None
+
+
+@pytest.mark.parametrize("raw", [b"{", b'{"a": 1}', b"[" * 100_000])
+def test_a_body_that_is_no_array_maps_to_nothing(raw: bytes) -> None:
+    with pytest.raises(UnmappedEvent):
+        read_events(raw)

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import datetime
 import json
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
@@ -17,20 +16,9 @@ from adapters.events.sns import SnsMessageVerifier, string_to_sign
 from domain.errors import UnverifiedEvent
 from entrypoints.http import http_status
 from tests.doubles.sns import TOPIC, SnsDouble
-from tests.doubles.tls import Certificates, make_certificates
+from tests.doubles.tls import Certificates
 from tests.fakes import FakeClock
 from tests.fixtures.ses import load
-
-
-@pytest.fixture(scope="module")
-def certificates(tmp_path_factory: pytest.TempPathFactory) -> Certificates:
-    return make_certificates(Path(tmp_path_factory.mktemp("sns-tls")))
-
-
-@pytest.fixture
-def sns(certificates: Certificates) -> Iterator[SnsDouble]:
-    with SnsDouble(certificates) as double:
-        yield double
 
 
 @pytest.fixture

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from urllib.parse import urlencode
 
 import pytest
 
-from adapters.events.socketlabs import SocketlabsNotificationVerifier, read_post
+from adapters.events import UnmappedEvent
+from adapters.events.socketlabs import (
+    SocketlabsNotificationVerifier,
+    delivery_event,
+    read_post,
+)
 from domain.errors import UnverifiedEvent
+from domain.model import ProblemSubtype, ProblemType
 from tests.fixtures.socketlabs import load
 
 SECRET = "ABC123"
@@ -51,3 +58,68 @@ def test_json_and_form_posts_read_alike() -> None:
 def test_a_body_that_is_no_object_is_refused(raw: bytes) -> None:
     with pytest.raises(UnverifiedEvent):
         read_post(raw, "application/json")
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("failed", ("Bounce", ProblemType.HARD_BOUNCE, ProblemSubtype.NO_EMAIL)),
+        ("complaint", ("Complaint", ProblemType.COMPLAINT, ProblemSubtype.ABUSE)),
+        ("delivered", ("Delivery", None, ProblemSubtype.UNMAPPED)),
+    ],
+)
+def test_posts_map_to_delivery_events(
+    name: str, expected: tuple[str, ProblemType | None, ProblemSubtype]
+) -> None:
+    mapped = delivery_event(load(name))
+    assert (mapped.kind, mapped.problem_type, mapped.problem_subtype) == expected
+    assert (mapped.provider, mapped.message_id) == ("socketlabs", "1209957964")
+    assert mapped.recipients == ("example@example.com",)
+    times = {"failed": "10:05:56", "complaint": "10:06:56", "delivered": "10:04:58"}
+    moment = datetime.fromisoformat(f"2023-06-12T{times[name]}.369468+00:00")
+    assert mapped.timestamp_ms == int(moment.timestamp() * 1000)  # 7 digits of fraction read
+
+
+@pytest.mark.parametrize(
+    ("failure_type", "status", "expected"),
+    [
+        ("Permanent", "5.1.1", (ProblemType.HARD_BOUNCE, ProblemSubtype.NO_EMAIL)),
+        ("1", "5.2.2", (ProblemType.HARD_BOUNCE, ProblemSubtype.MAILBOX_FULL)),
+        ("Temporary", "4.2.2", (ProblemType.SOFT_BOUNCE, ProblemSubtype.MAILBOX_FULL)),
+        (0, "4.4.1", (ProblemType.SOFT_BOUNCE, ProblemSubtype.GENERAL)),
+        ("Suppressed", "", (ProblemType.HARD_BOUNCE, ProblemSubtype.SUPPRESSED)),
+        (2, "5.1.1", (ProblemType.HARD_BOUNCE, ProblemSubtype.SUPPRESSED)),
+        (None, "5.3.4", (ProblemType.HARD_BOUNCE, ProblemSubtype.MESSAGE_TOO_LARGE)),
+        ("Unknown", "4.6.0", (ProblemType.SOFT_BOUNCE, ProblemSubtype.CONTENT_REJECTED)),
+        (None, None, (ProblemType.SOFT_BOUNCE, ProblemSubtype.UNDETERMINED)),
+    ],
+)
+def test_failures_map_by_failure_type_then_bounce_status(
+    failure_type: object, status: str | None, expected: tuple[ProblemType, ProblemSubtype]
+) -> None:
+    fields = {**load("failed"), "FailureType": failure_type, "BounceStatus": status}
+    mapped = delivery_event(fields)
+    assert (mapped.problem_type, mapped.problem_subtype) == expected
+
+
+@pytest.mark.parametrize("fbl", ["fraud", "virus", "not-spam", "other", "auth-failure"])
+def test_complaints_keep_their_feedback_type(fbl: str) -> None:
+    mapped = delivery_event({**load("complaint"), "FblType": fbl})
+    assert mapped.problem_subtype.wire_name == fbl
+    mapped = delivery_event({**load("complaint"), "FblType": "made-up"})
+    assert mapped.problem_subtype is ProblemSubtype.UNMAPPED
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {**load("delivered"), "Type": "Queued"},
+        {**load("delivered"), "Type": "Deferred"},
+        {**load("delivered"), "Type": "Tracking"},
+        {**load("failed"), "Address": None},
+        {**load("failed"), "MessageId": ""},
+    ],
+)
+def test_posts_that_map_to_nothing(fields: dict[str, object]) -> None:
+    with pytest.raises(UnmappedEvent):
+        delivery_event(fields)

@@ -30,7 +30,7 @@ from tests.doubles.ses import ses_error, ses_seen
 from tests.doubles.smtp import smtp_server
 from tests.doubles.socketlabs import PATH as SOCKETLABS_PATH
 from tests.doubles.socketlabs import SocketlabsDouble, post_response
-from tests.doubles.tls import Certificates, make_certificates
+from tests.doubles.tls import Certificates
 from tests.servers import MotoServer
 
 SENDER = Sender("accounts@example.com", "Fïrefox Accounts")
@@ -70,11 +70,6 @@ def ses_provider(**overrides: Any) -> SesEmailProvider:
         **overrides,
     }
     return SesEmailProvider(SENDER, **settings)
-
-
-@pytest.fixture(scope="session")
-def certificates(tmp_path_factory: pytest.TempPathFactory) -> Certificates:
-    return make_certificates(Path(tmp_path_factory.mktemp("tls")))
 
 
 @pytest.fixture(params=KINDS)
