@@ -1,0 +1,1 @@
+"""A month of transactional mail replayed through the domain services (bench/reputation.py)."""
