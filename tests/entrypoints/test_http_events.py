@@ -369,6 +369,14 @@ async def test_socketlabs_events_are_recorded_and_forwarded(app: Service) -> Non
     assert {(r.message_id, r.metadata) for r in reads} == {("1209957964", "relier data")}
 
 
+async def test_a_repeated_socketlabs_post_records_once(app: Service) -> None:
+    now = time.strftime("%Y-%m-%dT%H:%M:%S.0000000Z", time.gmtime())
+    for _ in range(2):
+        response = await app.socketlabs({**socketlabs.load("failed"), "DateTime": now})
+        assert response.status_code == 200
+    assert len(await app.problems("example@example.com")) == 1
+
+
 @pytest.mark.parametrize("secret", [None, "", "ABC12", "abc123"])
 async def test_a_socketlabs_post_with_a_wrong_secret_changes_nothing(
     app: Service, secret: str | None
