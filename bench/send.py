@@ -6,7 +6,13 @@ throughput, p50/p99 latency, each server's resident memory after the load and th
 service/bare. A benchmark: it prints, never asserts.
 
     python bench/send.py [--duration 10] [--connections 16] [--runs 3] [--provider mock]
+    python bench/send.py --against ../base   # a second service from another checkout
     python bench/send.py --profile send.prof [--requests 3000]
+
+``--against DIR`` also runs the service from another checkout of the project (e.g.
+``git worktree add ../base main``), interleaved with the others in the same run, so a
+change is measured against its baseline under the same machine load: its ratio is printed
+beside the service's.
 
 ``--profile`` runs no server: it drives the service's ASGI app in this process (same
 settings, same stores) under cProfile, writes the profile to the given file (read it with
@@ -75,6 +81,18 @@ def wrk(url: str, script: Path, connections: int, duration: int) -> dict[str, fl
         "non2xx": bad_status,
         "socket_errors": socket_errors,
     }
+
+
+def serve(bin_dir: Path, port: int, work: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """``fxa-email-service serve`` with a store file of its own under ``work``."""
+    work.mkdir()
+    return subprocess.Popen(
+        [str(bin_dir / "fxa-email-service"), "serve", "--port", str(port)],
+        cwd=work,
+        env={**env, "FXA_EMAIL_SQLITE_PATH": str(work / "bench.sqlite3")},
+        stdout=subprocess.DEVNULL,
+        stderr=(work / "service.log").open("wb"),
+    )
 
 
 def rss_mb(pid: int) -> float:
@@ -158,6 +176,9 @@ def main() -> None:
         "--profile", type=Path, metavar="FILE", help="profile the handler in process into FILE"
     )
     parser.add_argument("--requests", type=int, default=3000, help="requests under --profile")
+    parser.add_argument(
+        "--against", type=Path, metavar="DIR", help="also run the service from checkout DIR"
+    )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="fxa-bench-"))
     body = json.dumps({**BODY, "provider": args.provider})
@@ -176,27 +197,25 @@ def main() -> None:
     script = work / "post.lua"
     script.write_text(LUA % body)
     bin_dir = Path(sys.executable).parent
-    service_port, bare_port = free_port(), free_port()
+    ports = {"bare": free_port(), "service": free_port()}
     servers = {
-        "service": subprocess.Popen(
-            [str(bin_dir / "fxa-email-service"), "serve", "--port", str(service_port)],
-            cwd=work,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=(work / "service.log").open("w"),
-        ),
         "bare": subprocess.Popen(
-            [str(bin_dir / "uvicorn"), "bench.bare_app:app", "--port", str(bare_port)]
+            [str(bin_dir / "uvicorn"), "bench.bare_app:app", "--port", str(ports["bare"])]
             + ["--no-access-log", "--log-level", "warning"],
             cwd=ROOT,
             env=env,
         ),
+        "service": serve(bin_dir, ports["service"], work / "service", env),
     }
-    ports = {"service": service_port, "bare": bare_port}
+    if args.against is not None:
+        ports["against"] = free_port()
+        code = str(args.against.resolve())
+        against_env = {**env, "PYTHONPATH": os.pathsep.join([code, env.get("PYTHONPATH", "")])}
+        servers["against"] = serve(bin_dir, ports["against"], work / "against", against_env)
     try:
         for name, process in servers.items():
             wait_until_listening(ports[name], process, timeout=30)
-        results: dict[str, list[dict[str, float]]] = {"bare": [], "service": []}
+        results: dict[str, list[dict[str, float]]] = {name: [] for name in servers}
         for name in results:  # warm-up, not counted
             wrk(f"http://127.0.0.1:{ports[name]}/send", script, args.connections, 2)
         for _ in range(args.runs):
@@ -225,8 +244,10 @@ def main() -> None:
             f"p99 {m['p99_ms']:6.2f} ms   non-2xx {m['non2xx']:.0f}   "
             f"socket errors {m['socket_errors']:.0f}   RSS {rss[name]:5.1f} MB"
         )
-    ratio = medians["service"]["rps"] / medians["bare"]["rps"]
-    print(f"  ratio service/bare throughput: {ratio:.2f}x")
+    for name in medians:
+        if name != "bare":
+            ratio = medians[name]["rps"] / medians["bare"]["rps"]
+            print(f"  ratio {name}/bare throughput: {ratio:.2f}x")
 
 
 if __name__ == "__main__":
