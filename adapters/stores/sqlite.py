@@ -6,10 +6,17 @@ microseconds, far less than the ~200 us a thread hop costs here. Only when the o
 holds the lock (SQLITE_BUSY) is the statement run again in a worker thread, on a connection
 of that thread that waits up to ``sqlite.busytimeout`` for the lock, so the loop never
 waits on a lock and a write is not lost for one (docs/operations.md).
+
+The metadata written after each send goes to one writer thread instead: a commit costs
+~80 us of waiting on the file, more under disk contention, which the loop would spend
+stalled. The writer commits every write that arrived meanwhile in one transaction (group
+commit); each caller still awaits its own write's outcome (docs/performance.md).
 """
 
 from __future__ import annotations
 
+import asyncio
+import queue
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
@@ -48,6 +55,20 @@ CREATE INDEX IF NOT EXISTS message_data_by_expiry ON message_data (expires_at);
 """
 
 
+_MAX_BATCH = 512
+_Write = tuple[Callable[[sqlite3.Connection], object], "asyncio.Future[None]"]
+
+
+def _settle(futures: list[asyncio.Future[None]], error: str | None) -> None:
+    for future in futures:
+        if future.done():  # its caller was cancelled; the write was made all the same
+            continue
+        if error is None:
+            future.set_result(None)
+        else:
+            future.set_exception(StoreError(error))
+
+
 def _is_busy(exc: sqlite3.Error) -> bool:
     return (getattr(exc, "sqlite_errorcode", 0) & 0xFF) in _BUSY
 
@@ -69,6 +90,8 @@ class SqliteDatabase:
         self._local = threading.local()
         self._thread_conns: list[sqlite3.Connection] = []
         self._thread_conns_lock = threading.Lock()
+        self._writes: queue.SimpleQueue[_Write | None] = queue.SimpleQueue()
+        self._writer: threading.Thread | None = None
 
     def _connect(self, busy_timeout_ms: int) -> sqlite3.Connection:
         try:
@@ -126,10 +149,70 @@ class SqliteDatabase:
         except sqlite3.Error as exc:
             raise StoreError(f"sqlite store failed: {exc}") from exc
 
+    async def write(self, work: Callable[[sqlite3.Connection], object]) -> None:
+        """``work(connection)`` in the writer thread, committed together with the writes
+        that arrived meanwhile; raises ``StoreError`` if that transaction failed (then none
+        of its writes was made). The loop never waits on the file or a lock for it."""
+        if self._writer is None:
+            self._writer = threading.Thread(
+                target=self._write_loop, name="sqlite-writer", daemon=True
+            )
+            self._writer.start()
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._writes.put((work, future))
+        await future
+
+    def _write_loop(self) -> None:
+        stopping = False
+        while not stopping:
+            first = self._writes.get()
+            if first is None:
+                return
+            batch = [first]
+            while len(batch) < _MAX_BATCH:
+                try:
+                    item = self._writes.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    stopping = True
+                    break
+                batch.append(item)
+            error = self._commit(batch)
+            by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
+            for _, future in batch:
+                by_loop.setdefault(future.get_loop(), []).append(future)
+            for loop, futures in by_loop.items():
+                try:
+                    loop.call_soon_threadsafe(_settle, futures, error)
+                except RuntimeError:  # that loop has closed: nobody awaits these
+                    pass
+
+    def _commit(self, batch: list[_Write]) -> str | None:
+        """One transaction for the batch; None when committed, else why it failed."""
+        try:
+            conn = self._thread_conn()
+            conn.execute("BEGIN IMMEDIATE")  # waits for the lock up to busy_timeout
+            try:
+                for work, _ in batch:
+                    work(conn)
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        except (sqlite3.Error, StoreError) as exc:
+            return f"sqlite store failed: {exc}"
+        return None
+
     async def ping(self) -> None:
         await self.run(lambda conn: conn.execute("SELECT 1").fetchone())
 
     async def aclose(self) -> None:
+        writer, self._writer = self._writer, None
+        if writer is not None:  # writes in flight are committed first
+            self._writes.put(None)
+            await anyio.to_thread.run_sync(writer.join)
         with self._thread_conns_lock:
             conns, self._thread_conns = self._thread_conns, []
         if self._conn is not None:
@@ -251,7 +334,7 @@ class SqliteMessageDataStore:
             if purge:
                 conn.execute("DELETE FROM message_data WHERE expires_at <= ?", (now,))
 
-        await self._db.run(put)
+        await self._db.write(put)
 
     async def get(self, message_id: str) -> str | None:
         key = self._hasher.message(message_id)

@@ -6,8 +6,10 @@ import asyncio
 import multiprocessing
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import anyio
+import pytest
 
 from adapters.stores.keys import KeyHasher
 from adapters.stores.sqlite import (
@@ -15,6 +17,7 @@ from adapters.stores.sqlite import (
     SqliteDeliveryProblemStore,
     SqliteMessageDataStore,
 )
+from domain.errors import StoreError
 from domain.model import DeliveryProblem, ProblemSubtype, ProblemType
 from tests.fakes import FakeClock
 from tests.waiting import eventually
@@ -127,3 +130,60 @@ async def test_fetch_many_is_one_statement_for_all_addresses(tmp_path: Path) -> 
     assert [len(h) for h in histories] == [0, 0, 1, 0, 0]
     assert len(statements) == 1 and " IN (" in statements[0]
     await db.aclose()
+
+
+async def test_concurrent_metadata_writes_share_commits_and_all_land(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = SqliteDatabase(str(tmp_path / "group.sqlite3"))
+    store = SqliteMessageDataStore(db, KeyHasher("k"), FakeClock(), YEAR)
+    batches: list[int] = []
+    real = SqliteDatabase._commit
+
+    def counting(self: SqliteDatabase, batch: list[Any]) -> str | None:
+        batches.append(len(batch))
+        return real(self, batch)
+
+    monkeypatch.setattr(SqliteDatabase, "_commit", counting)
+
+    await asyncio.gather(*(store.put(f"m{i}", f"meta {i}") for i in range(50)))
+
+    assert sum(batches) == 50 and len(batches) < 50  # group commits
+    assert [await store.get(f"m{i}") for i in range(50)] == [f"meta {i}" for i in range(50)]
+    await db.aclose()
+
+
+async def test_a_failed_metadata_commit_raises_store_error_and_later_writes_recover(
+    tmp_path: Path,
+) -> None:
+    path = str(tmp_path / "broken.sqlite3")
+    db = SqliteDatabase(path)
+    store = SqliteMessageDataStore(db, KeyHasher("k"), FakeClock(), YEAR)
+    await store.put("before", "x")
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("ALTER TABLE message_data RENAME TO moved_away")
+
+    with pytest.raises(StoreError):
+        await store.put("lost", "y")
+
+    other.execute("ALTER TABLE moved_away RENAME TO message_data")
+    other.close()
+    await store.put("after", "z")
+    assert (await store.get("before"), await store.get("after")) == ("x", "z")
+    await db.aclose()
+
+
+async def test_closing_commits_the_writes_in_flight(tmp_path: Path) -> None:
+    path = str(tmp_path / "close.sqlite3")
+    db = SqliteDatabase(path)
+    store = SqliteMessageDataStore(db, KeyHasher("k"), FakeClock(), YEAR)
+    writes = [asyncio.ensure_future(store.put(f"m{i}", "kept")) for i in range(20)]
+    await asyncio.sleep(0)  # every put is queued for the writer
+
+    await db.aclose()
+    await asyncio.gather(*writes)
+
+    reopened = SqliteDatabase(path)
+    again = SqliteMessageDataStore(reopened, KeyHasher("k"), FakeClock(), YEAR)
+    assert [await again.get(f"m{i}") for i in range(20)] == ["kept"] * 20
+    await reopened.aclose()
