@@ -8,6 +8,7 @@ tests with a fake clock see the same expiry as production sees through Redis TTL
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import Sequence
 from typing import Any
@@ -61,6 +62,50 @@ class RedisConnection:
             "decode_responses": True,
         }
         self._client: Redis | None = None
+        self._pending: list[tuple[Sequence[tuple[Any, ...]], asyncio.Future[list[Any]]]] = []
+        self._flushes: set[asyncio.Task[None]] = set()
+
+    async def batched(self, *commands: tuple[Any, ...]) -> list[Any]:
+        """The commands' answers, sent in one pipeline with every command that other tasks
+        issue before the loop next runs its callbacks: under load, one round trip and one
+        pooled connection serve many requests (redis-py costs ~50 us of CPU per round trip
+        here, far less per command in a pipeline). Raises the first error of the commands."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[list[Any]] = loop.create_future()
+        self._pending.append((commands, future))
+        if len(self._pending) == 1:
+            loop.call_soon(self._flush)
+        return await future
+
+    def _flush(self) -> None:
+        batch, self._pending = self._pending, []
+        task = asyncio.ensure_future(self._send(batch))
+        self._flushes.add(task)  # held until done: the loop keeps only weak references
+        task.add_done_callback(self._flushes.discard)
+
+    async def _send(
+        self, batch: list[tuple[Sequence[tuple[Any, ...]], asyncio.Future[list[Any]]]]
+    ) -> None:
+        try:
+            pipe = self.client.pipeline(transaction=False)
+            for commands, _ in batch:
+                for command in commands:
+                    pipe.execute_command(*command)
+            answers = iter(await pipe.execute(raise_on_error=False))
+        except BaseException as exc:  # noqa: BLE001 - handed to every caller, who raises it
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for commands, future in batch:
+            mine = [next(answers) for _ in commands]
+            if future.done():  # its caller was cancelled
+                continue
+            error = next((a for a in mine if isinstance(a, Exception)), None)
+            if error is not None:
+                future.set_exception(error)
+            else:
+                future.set_result(mine)
 
     @property
     def client(self) -> Redis:
@@ -144,14 +189,11 @@ class RedisDeliveryProblemStore:
             raise StoreError("redis store holds an unreadable delivery-problem record") from exc
 
     async def fetch_many(self, addresses: Sequence[str]) -> list[Sequence[DeliveryProblem]]:
-        if len(addresses) == 1:
-            return [await self.fetch(addresses[0])]
         cutoff = f"({self._clock.now_ms() - self._retention_ms}"
         try:
-            pipe = self._conn.client.pipeline(transaction=False)
-            for address in addresses:
-                pipe.zrevrangebyscore(self._key(address), "+inf", cutoff)
-            answers = await pipe.execute()
+            answers = await self._conn.batched(
+                *(("ZREVRANGEBYSCORE", self._key(a), "+inf", cutoff) for a in addresses)
+            )
         except (RedisError, OSError) as exc:
             raise _store_error(exc) from exc
         try:
@@ -224,8 +266,8 @@ class RedisMessageDataStore:
     async def put(self, message_id: str, metadata: str) -> None:
         expires_at = self._clock.now_ms() + self._ttl_ms
         try:
-            await self._conn.client.set(
-                self._key(message_id), f"{expires_at}:{metadata}", px=self._ttl_ms
+            await self._conn.batched(
+                ("SET", self._key(message_id), f"{expires_at}:{metadata}", "PX", self._ttl_ms)
             )
         except (RedisError, OSError) as exc:
             raise _store_error(exc) from exc

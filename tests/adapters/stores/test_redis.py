@@ -191,3 +191,56 @@ async def test_fetch_many_is_one_pipeline_for_all_addresses(
         assert len(taken) == 1  # one connection, one write of five commands, one read
     finally:
         await conn.aclose()
+
+
+async def test_concurrent_requests_share_round_trips(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = FakeClock()
+    conn = await fresh_redis()
+    try:
+        problems = RedisDeliveryProblemStore(conn, HASHER, clock, YEAR)
+        messages = RedisMessageDataStore(conn, HASHER, clock, 3600)
+        await problems.record(bounce("c3@example.com", clock))
+        pool = conn.client.connection_pool
+        taken: list[object] = []
+        real: Any = pool.get_connection
+
+        async def counting(*args: object, **kwargs: object) -> object:
+            taken.append(args)
+            return await real(*args, **kwargs)
+
+        monkeypatch.setattr(pool, "get_connection", counting)
+
+        async def one_request(n: int) -> int:
+            histories = await problems.fetch_many([f"to{n}@example.com", f"c{n}@example.com"])
+            await messages.put(f"m{n}", f"meta {n}")
+            return sum(len(h) for h in histories)
+
+        found = await asyncio.gather(*(one_request(n) for n in range(20)))
+
+        assert found == [1 if n == 3 else 0 for n in range(20)]
+        assert len(taken) < 20  # 40 commands in far fewer round trips
+        assert [await messages.get(f"m{n}") for n in range(20)] == [f"meta {n}" for n in range(20)]
+    finally:
+        await conn.aclose()
+
+
+async def test_a_failing_command_fails_only_its_caller() -> None:
+    clock = FakeClock()
+    conn = await fresh_redis()
+    try:
+        problems = RedisDeliveryProblemStore(conn, HASHER, clock, YEAR)
+        messages = RedisMessageDataStore(conn, HASHER, clock, 3600)
+        await conn.client.set(problems._key("odd@example.com"), "not a sorted set")
+
+        results = await asyncio.gather(
+            problems.fetch_many(["odd@example.com"]),
+            problems.fetch_many(["fine@example.com"]),
+            messages.put("m", "kept"),
+            return_exceptions=True,
+        )
+
+        assert isinstance(results[0], StoreError)
+        assert results[1] == [[]] and results[2] is None
+        assert await messages.get("m") == "kept"
+    finally:
+        await conn.aclose()
