@@ -29,20 +29,26 @@ from adapters.stores.sqlite import (
     SqliteMessageDataStore,
 )
 from config.providers import PROVIDERS, configured_providers, secret
+from config.resources import Resources, owned, owned_each
 from config.settings import Settings
+from domain.limits import BounceLimits
 from domain.model import Sender
 from domain.notifications import HandleDeliveryEvent
 from domain.sending import SendEmail
 from ports.clock import Clock
-from ports.health import Closable, HealthCheck
+from ports.health import HealthCheck
 
 logger = logging.getLogger(__name__)
 _DAY = 86400
 
 
-def _retention(settings: Settings) -> int:
+def _retention(limits: BounceLimits) -> int:
     """Own delivery-problem records live as long as the longest configured period."""
-    return max(settings.bouncelimits.to_domain().longest_period_seconds, _DAY)
+    return max(limits.longest_period_seconds, _DAY)
+
+
+def _redis_password(settings: Settings) -> str | None:
+    return secret(settings.redis.password)
 
 
 def _sender(settings: Settings) -> Sender:
@@ -104,31 +110,48 @@ def _notification_sink(settings: Settings, sqs: SqsConnection) -> SqsNotificatio
 
 
 class Container(containers.DeclarativeContainer):
+    """Settings are read through ``settings.provided`` for one value, and by a function of
+    the settings where several values build one adapter."""
+
     settings = providers.Dependency(instance_of=Settings)
+    # Every client holding connections is registered here when built, and closed by
+    # ``shutdown`` once (config/resources.py).
+    resources = providers.Singleton(Resources)
 
     clock = providers.Singleton(SystemClock)
     hasher = providers.Singleton(
-        KeyHasher, hmackey=providers.Callable(lambda s: s.hmackey.get_secret_value(), settings)
+        KeyHasher, hmackey=settings.provided.hmackey.get_secret_value.call()
     )
-    limits = providers.Singleton(lambda s: s.bouncelimits.to_domain(), settings)
-    retention = providers.Callable(_retention, settings)
-    ttl = providers.Callable(lambda s: s.messagedata.ttl, settings)
+    limits = providers.Singleton(settings.provided.bouncelimits.to_domain.call())
+    retention = providers.Callable(_retention, limits)
+    ttl = settings.provided.messagedata.ttl
     sender = providers.Singleton(_sender, settings)
 
+    # One database (and its connections) shared by both SQLite stores, closed once.
     sqlite_db = providers.Singleton(
-        SqliteDatabase,
-        path=settings.provided.sqlite.path,
-        busy_timeout_ms=settings.provided.sqlite.busytimeout,
+        owned,
+        resources,
+        "sqlite",
+        providers.Factory(
+            SqliteDatabase,
+            path=settings.provided.sqlite.path,
+            busy_timeout_ms=settings.provided.sqlite.busytimeout,
+        ),
     )
 
     # One client and connection pool per process, shared by both Redis stores.
     redis_conn = providers.Singleton(
-        RedisConnection,
-        host=settings.provided.redis.host,
-        port=settings.provided.redis.port,
-        db=settings.provided.redis.db,
-        password=providers.Callable(lambda s: secret(s.redis.password), settings),
-        timeout=settings.provided.redis.timeout,
+        owned,
+        resources,
+        "redis",
+        providers.Factory(
+            RedisConnection,
+            host=settings.provided.redis.host,
+            port=settings.provided.redis.port,
+            db=settings.provided.redis.db,
+            password=providers.Callable(_redis_password, settings),
+            timeout=settings.provided.redis.timeout,
+        ),
     )
 
     delivery_problems = providers.Selector(
@@ -136,16 +159,27 @@ class Container(containers.DeclarativeContainer):
         memory=providers.Singleton(MemoryDeliveryProblemStore, hasher, clock, retention),
         sqlite=providers.Singleton(SqliteDeliveryProblemStore, sqlite_db, hasher, clock, retention),
         redis=providers.Singleton(RedisDeliveryProblemStore, redis_conn, hasher, clock, retention),
+        # These two stores own their HTTP client and connection pool.
         authdb=providers.Singleton(
-            AuthDbDeliveryProblemStore,
-            baseuri=settings.provided.authdb.baseuri,
-            timeout=settings.provided.authdb.timeout,
+            owned,
+            resources,
+            "deliveryproblems",
+            providers.Factory(
+                AuthDbDeliveryProblemStore,
+                baseuri=settings.provided.authdb.baseuri,
+                timeout=settings.provided.authdb.timeout,
+            ),
         ),
         mysql=providers.Singleton(
-            MysqlDeliveryProblemStore,
-            url=providers.Callable(lambda s: s.mysql.url.get_secret_value(), settings),
-            poolsize=settings.provided.mysql.poolsize,
-            timeout=settings.provided.mysql.timeout,
+            owned,
+            resources,
+            "deliveryproblems",
+            providers.Factory(
+                MysqlDeliveryProblemStore,
+                url=settings.provided.mysql.url.get_secret_value.call(),
+                poolsize=settings.provided.mysql.poolsize,
+                timeout=settings.provided.mysql.timeout,
+            ),
         ),
     )
 
@@ -160,7 +194,10 @@ class Container(containers.DeclarativeContainer):
     # mock here.
     mock_provider = providers.Singleton(PROVIDERS["mock"].build, settings, sender)
     email_providers = providers.Singleton(
-        configured_providers, settings, sender, mock=mock_provider
+        owned_each,
+        resources,
+        "provider",
+        providers.Factory(configured_providers, settings, sender, mock=mock_provider),
     )
 
     # What the domain services see: the same adapters, counted for /__metrics__.
@@ -174,14 +211,17 @@ class Container(containers.DeclarativeContainer):
         messages=counted_messages,
         limits=limits,
         clock=clock,
+        # (``.provided.provider`` would name the ProvidedInstance's own attribute)
         default_provider=providers.Callable(lambda s: s.provider.default, settings),
         force_default=providers.Callable(lambda s: s.provider.forcedefault, settings),
     )
 
     # The notification worker (`fxa-email-service queues`).
-    sqs = providers.Singleton(_sqs, settings)
+    sqs = providers.Singleton(owned, resources, "sqs", providers.Factory(_sqs, settings))
     # Event webhooks (docs/events.md): each None while its provider-side keys are unset.
-    sns_verifier = providers.Singleton(_sns_verifier, settings, clock)
+    sns_verifier = providers.Singleton(
+        owned, resources, "sns", providers.Factory(_sns_verifier, settings, clock)
+    )
     sendgrid_verifier = providers.Singleton(_sendgrid_verifier, settings, clock)
     socketlabs_verifier = providers.Singleton(_socketlabs_verifier, settings)
     notification_sources = providers.Singleton(_notification_sources, settings, sqs, sns_verifier)
@@ -219,12 +259,5 @@ def health_checks(container: Container) -> list[tuple[str, Callable[[], Awaitabl
 
 
 async def shutdown(container: Container) -> None:
-    """Close every adapter holding connections; a failure to close is logged, not raised."""
-    seen: set[int] = set()
-    for name, adapter in _in_use(container).items():
-        if isinstance(adapter, Closable) and id(adapter) not in seen:
-            seen.add(id(adapter))
-            try:
-                await adapter.aclose()
-            except Exception:  # noqa: BLE001 - closing must not stop the other closes
-                logger.exception("closing %s failed", name)
+    """Close what this process opened, each client once (``serve`` and ``queues`` alike)."""
+    await container.resources().aclose()

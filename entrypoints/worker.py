@@ -20,10 +20,9 @@ from dataclasses import dataclass
 import anyio
 
 from adapters.metrics import NOTIFICATIONS, QUEUE_FAILURES, kind_label, serve_metrics
-from config.container import Container
+from config.container import Container, shutdown
 from domain.events import DeliveryEvent
 from domain.notifications import Handled
-from ports.health import Closable
 from ports.queues import IncomingMessage, NotificationSource, ReceivedEvent, UnparseableMessage
 
 logger = logging.getLogger(__name__)
@@ -237,24 +236,8 @@ async def _main(container: Container) -> int:
             group.cancel_scope.cancel()
     finally:
         with anyio.CancelScope(shield=True):
-            await _close(container)
+            await shutdown(container)  # what the worker opened, each client once
     return 0
-
-
-async def _close(container: Container) -> None:
-    """Close what the worker used (not the email providers `serve` needs); log failures."""
-    used = (
-        container.delivery_problems(),
-        container.message_data(),
-        container.sqs(),
-        container.sns_verifier(),  # worker.verifysns downloads certificates with it
-    )
-    for adapter in {id(a): a for a in used}.values():
-        if isinstance(adapter, Closable):
-            try:
-                await adapter.aclose()
-            except Exception:  # noqa: BLE001 - closing must not stop the other closes
-                logger.exception("closing %s failed", type(adapter).__name__)
 
 
 async def _stop_on_signal(stop: anyio.Event) -> None:

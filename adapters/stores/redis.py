@@ -169,9 +169,6 @@ class RedisDeliveryProblemStore:
     async def ping(self) -> None:
         await self._conn.ping()
 
-    async def aclose(self) -> None:
-        await self._conn.aclose()
-
     def _key(self, address: str) -> str:
         return f"{_PREFIX}dp:{{{self._hasher.address(address)}}}"
 
@@ -256,9 +253,6 @@ class RedisMessageDataStore:
 
     async def ping(self) -> None:
         await self._conn.ping()
-
-    async def aclose(self) -> None:
-        await self._conn.aclose()
 
     def _key(self, message_id: str) -> str:
         return f"{_PREFIX}mdata:{self._hasher.message(message_id)}"

@@ -235,9 +235,6 @@ class SqliteDeliveryProblemStore:
     async def ping(self) -> None:
         await self._db.ping()
 
-    async def aclose(self) -> None:
-        await self._db.aclose()
-
     async def fetch(self, address: str) -> Sequence[DeliveryProblem]:
         cutoff = self._clock.now_ms() - self._retention_ms
         key = self._hasher.address(address)
@@ -316,9 +313,6 @@ class SqliteMessageDataStore:
 
     async def ping(self) -> None:
         await self._db.ping()
-
-    async def aclose(self) -> None:
-        await self._db.aclose()
 
     async def put(self, message_id: str, metadata: str) -> None:
         now = self._clock.now_ms()
