@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from config.container import Container, build_container
+from config.container import Container, build_container, shutdown
 from config.settings import load_settings
 from entrypoints.worker import Worker
 from tests.doubles.sns import TOPIC, SnsDouble
@@ -62,7 +62,7 @@ async def test_only_signed_envelopes_are_read(
             await eventually(lambda: work.counts.processed >= 2, what="the signed envelopes")
             await eventually(lambda: work.counts.unparseable >= 3, what="the others refused")
     finally:
-        await container.sns_verifier().aclose()  # type: ignore[union-attr]
+        await shutdown(container)
 
     problems = container.delivery_problems()
     for address in ("signed@example.com", "v2@example.com"):
