@@ -8,10 +8,12 @@ import logging
 from collections.abc import AsyncIterator, Mapping
 from http import HTTPStatus
 from importlib import metadata as importlib_metadata
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import anyio
+import yaml
 from dockerflow.checks import Error, run_checks_async
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -189,6 +191,11 @@ def create_app(container: Container) -> Starlette:
     async def version(request: Request) -> Response:
         return JSONResponse(_version(settings.versionfile))
 
+    openapi_document = openapi_json()
+
+    async def openapi(request: Request) -> Response:
+        return Response(openapi_document, media_type="application/json")
+
     async def metrics(request: Request) -> Response:
         body, content_type = exposition()
         return Response(body, headers={"Content-Type": content_type})
@@ -216,6 +223,7 @@ def create_app(container: Container) -> Starlette:
             Route("/__heartbeat__", heartbeat, methods=["GET", "HEAD"]),
             Route("/__version__", version, methods=["GET", "HEAD"]),
             Route("/__metrics__", metrics, methods=["GET"]),
+            Route("/__openapi__", openapi, methods=["GET"]),
         ],
         exception_handlers={HTTPException: not_found},
         middleware=[Middleware(RequestSummaryMiddleware)],
@@ -223,6 +231,17 @@ def create_app(container: Container) -> Starlette:
     )
     app.router.redirect_slashes = False  # /send/ is a 404, not a redirect built from Host
     return app
+
+
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI document kept beside this module (entrypoints/openapi.yaml)."""
+    text = resources.files("entrypoints").joinpath("openapi.yaml").read_text("utf-8")
+    document: dict[str, Any] = yaml.safe_load(text)
+    return document
+
+
+def openapi_json() -> bytes:
+    return json.dumps(openapi_document(), separators=(",", ":")).encode()
 
 
 def _as_dockerflow_check(name: str, ping: Any) -> Any:
