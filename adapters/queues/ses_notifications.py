@@ -124,7 +124,7 @@ def parse_ses(document: Mapping[str, Any]) -> DeliveryEvent:
     """The delivery event in an SES notification or event record; UnparseableNotification."""
     field = _kind_field(document)
     kind = document.get(field) if field else None
-    if kind not in (BOUNCE, COMPLAINT, DELIVERY) and kind not in OTHER_KINDS:
+    if not isinstance(kind, str) or (kind not in (BOUNCE, COMPLAINT, DELIVERY, *OTHER_KINDS)):
         name = field or "notificationType"
         raise UnparseableNotification(f"unknown {name} {str(kind)[:40]!r}")
     mail = _mail(_object(document, "mail"))

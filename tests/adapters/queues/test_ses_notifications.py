@@ -330,3 +330,11 @@ def test_amazons_examples_of_both_formats_parse(name: str, envelope: bool) -> No
         assert dict(event.details) == {
             k: v for k, v in doc.items() if k not in ("eventType", "mail")
         }
+
+
+@pytest.mark.parametrize("kind", [["Bounce"], {"Bounce": 1}, 5, None])
+def test_a_kind_that_is_not_a_string_is_unparseable(kind: object) -> None:
+    # /events/sns reads a verified Message with parse_ses itself: only this error may leave.
+    document = {**ses.load("bounce-permanent"), "notificationType": kind}
+    with pytest.raises(UnparseableNotification, match="unknown notificationType"):
+        parse_ses(document)
