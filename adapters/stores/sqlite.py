@@ -90,7 +90,8 @@ class SqliteDatabase:
         self._local = threading.local()
         self._thread_conns: list[sqlite3.Connection] = []
         self._thread_conns_lock = threading.Lock()
-        self._writes: queue.SimpleQueue[_Write | None] = queue.SimpleQueue()
+        self._writes: queue.SimpleQueue[list[_Write] | None] = queue.SimpleQueue()
+        self._gathering: list[_Write] = []  # this loop iteration's writes, handed over once
         self._writer: threading.Thread | None = None
 
     def _connect(self, busy_timeout_ms: int) -> sqlite3.Connection:
@@ -158,9 +159,17 @@ class SqliteDatabase:
                 target=self._write_loop, name="sqlite-writer", daemon=True
             )
             self._writer.start()
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._writes.put((work, future))
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        if not self._gathering:  # one hand-over (one thread wake-up) per loop iteration
+            loop.call_soon(self._hand_over)
+        self._gathering.append((work, future))
         await future
+
+    def _hand_over(self) -> None:
+        if self._gathering:
+            self._writes.put(self._gathering)
+            self._gathering = []
 
     def _write_loop(self) -> None:
         stopping = False
@@ -168,16 +177,16 @@ class SqliteDatabase:
             first = self._writes.get()
             if first is None:
                 return
-            batch = [first]
+            batch = list(first)
             while len(batch) < _MAX_BATCH:
                 try:
-                    item = self._writes.get_nowait()
+                    more = self._writes.get_nowait()
                 except queue.Empty:
                     break
-                if item is None:
+                if more is None:
                     stopping = True
                     break
-                batch.append(item)
+                batch.extend(more)
             error = self._commit(batch)
             by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
             for _, future in batch:
@@ -211,6 +220,7 @@ class SqliteDatabase:
     async def aclose(self) -> None:
         writer, self._writer = self._writer, None
         if writer is not None:  # writes in flight are committed first
+            self._hand_over()
             self._writes.put(None)
             await anyio.to_thread.run_sync(writer.join)
         with self._thread_conns_lock:
