@@ -78,6 +78,8 @@ class BounceLimits:
         by_type: dict[ProblemType, list[DeliveryProblem]] = {}
         for problem in problems:
             by_type.setdefault(problem.type, []).append(problem)
+        if not by_type:  # no record at all: nothing can be violated (the usual case)
+            return None
         worst: DeliveryProblem | None = None
         for problem_type, rules in self.rules.items():
             recorded = by_type.get(problem_type, ())
