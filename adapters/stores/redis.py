@@ -13,11 +13,12 @@ import secrets
 from collections.abc import Sequence
 from typing import Any
 
+from hiredis import pack_command
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 
 from adapters.stores.keys import KeyHasher
 from domain.errors import StoreError
@@ -87,11 +88,8 @@ class RedisConnection:
         self, batch: list[tuple[Sequence[tuple[Any, ...]], asyncio.Future[list[Any]]]]
     ) -> None:
         try:
-            pipe = self.client.pipeline(transaction=False)
-            for commands, _ in batch:
-                for command in commands:
-                    pipe.execute_command(*command)
-            answers = iter(await pipe.execute(raise_on_error=False))
+            sent = [command for commands, _ in batch for command in commands]
+            answers = iter(await self._round_trip(sent))
         except BaseException as exc:  # noqa: BLE001 - handed to every caller, who raises it
             for _, future in batch:
                 if not future.done():
@@ -106,6 +104,34 @@ class RedisConnection:
                 future.set_exception(error)
             else:
                 future.set_result(mine)
+
+    async def _round_trip(self, commands: list[tuple[Any, ...]]) -> list[Any]:
+        """Every command written at once on one pooled connection, then every answer read
+        (an error answer is returned in its place). Packed by hiredis, without redis-py's
+        pipeline object, which cost more CPU than the rest of a request (~15 us a command
+        to pack alone). Both commands sent this way (ZREVRANGEBYSCORE, SET) are idempotent,
+        so a connection broken by a Redis restart is retried once on a fresh one, as
+        redis-py's own retry does."""
+        packed = b"".join(map(pack_command, commands))
+        pool = self.client.connection_pool
+        for attempt in (1, 2):
+            conn = await pool.get_connection("_")  # type: ignore[no-untyped-call]
+            try:
+                await conn.send_packed_command(packed, check_health=False)
+                answers: list[Any] = []
+                for _ in commands:
+                    try:
+                        answers.append(await conn.read_response())
+                    except ResponseError as exc:  # this command's answer; the rest follow
+                        answers.append(exc)
+                return answers
+            except RedisConnectionError:
+                await conn.disconnect()
+                if attempt == 2:
+                    raise
+            finally:
+                await pool.release(conn)
+        raise AssertionError("unreachable")
 
     @property
     def client(self) -> Redis:
