@@ -7,9 +7,6 @@ import threading
 from typing import Any
 
 import anyio
-import boto3
-from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
 
 from adapters.providers.mime import MimeWriter
 from domain.errors import ProviderError
@@ -42,12 +39,12 @@ class SesEmailProvider:
         self._sender = sender
         self._writer = MimeWriter(sender)
         self._limiter = anyio.CapacityLimiter(max_concurrency)
-        self._config = Config(
-            connect_timeout=timeout,
-            read_timeout=timeout,
-            retries={"mode": retry_mode, "total_max_attempts": max_attempts},
-            max_pool_connections=max_concurrency,
-        )
+        self._config_args: dict[str, Any] = {
+            "connect_timeout": timeout,
+            "read_timeout": timeout,
+            "retries": {"mode": retry_mode, "total_max_attempts": max_attempts},
+            "max_pool_connections": max_concurrency,
+        }
         self._session_args: dict[str, Any] = {"region_name": region}
         if access_key and secret_key:
             self._session_args["aws_access_key_id"] = access_key
@@ -61,23 +58,27 @@ class SesEmailProvider:
         """
         with self._client_lock:
             if self._client is None:
+                # Imported here too: boto3 costs ~8 MB of memory to a process without SES.
+                import boto3
+                from botocore.config import Config
+
                 # A session of its own: boto3's default session is not thread-safe.
                 session = boto3.session.Session(**self._session_args)
-                self._client = session.client("ses", config=self._config)
+                self._client = session.client("ses", config=Config(**self._config_args))
             return self._client
 
     def _send_raw(self, email: Email) -> Any:
         # Built here, in the worker thread the send needs anyway: never on the event loop.
         raw = self._writer.write(email)
-        return self._ses().send_raw_email(
-            Source=self._sender.address,
-            Destinations=list(email.recipients),
-            RawMessage={"Data": raw},
-        )
+        client = self._ses()
+        from botocore.exceptions import BotoCoreError, ClientError  # loaded by _ses()
 
-    async def send(self, email: Email) -> str:
         try:
-            response = await anyio.to_thread.run_sync(self._send_raw, email, limiter=self._limiter)
+            return client.send_raw_email(
+                Source=self._sender.address,
+                Destinations=list(email.recipients),
+                RawMessage={"Data": raw},
+            )
         except ClientError as exc:
             error = exc.response.get("Error", {})
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
@@ -87,6 +88,9 @@ class SesEmailProvider:
             ) from exc
         except BotoCoreError as exc:
             raise ProviderError(f"ses failed: {type(exc).__name__}", name=self.name) from exc
+
+    async def send(self, email: Email) -> str:
+        response = await anyio.to_thread.run_sync(self._send_raw, email, limiter=self._limiter)
         return str(response["MessageId"])
 
     async def aclose(self) -> None:

@@ -19,9 +19,6 @@ from urllib.parse import urlsplit
 
 import anyio
 import anyio.to_thread
-import boto3
-from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
 
 from adapters.queues.ses_notifications import EnvelopeCheck, incoming
 from domain.errors import QueueError
@@ -69,12 +66,12 @@ class SqsConnection:
             if access_key and secret_key
             else {}
         )
-        self._config = Config(
-            connect_timeout=timeout,
-            read_timeout=max(timeout, wait_seconds + 5),  # a long poll must not time out
-            retries={"mode": retry_mode, "total_max_attempts": max_attempts},
-            max_pool_connections=max_threads,
-        )
+        self._config_args: dict[str, Any] = {
+            "connect_timeout": timeout,
+            "read_timeout": max(timeout, wait_seconds + 5),  # a long poll must not time out
+            "retries": {"mode": retry_mode, "total_max_attempts": max_attempts},
+            "max_pool_connections": max_threads,
+        }
         self._max_threads = max_threads
         self._lock = threading.Lock()
         self._clients: dict[str | None, Any] = {}
@@ -85,8 +82,14 @@ class SqsConnection:
         with self._lock:  # boto3 sessions are not thread-safe while creating clients
             client = self._clients.get(endpoint)
             if client is None:
+                # Imported here: boto3 costs ~8 MB to a `serve` process that never uses SQS.
+                import boto3
+                from botocore.config import Config
+
                 session = boto3.session.Session(region_name=self._region, **self._credentials)
-                client = session.client("sqs", endpoint_url=endpoint, config=self._config)
+                client = session.client(
+                    "sqs", endpoint_url=endpoint, config=Config(**self._config_args)
+                )
                 self._clients[endpoint] = client
             return client
 
@@ -142,6 +145,8 @@ class SqsConnection:
         then: Callable[[dict[str, Any]], _T],
         kwargs: dict[str, Any],
     ) -> _T:
+        from botocore.exceptions import BotoCoreError, ClientError  # in this thread, not the loop
+
         try:
             client = self.client_for(queue_url)
             response: dict[str, Any] = getattr(client, method)(QueueUrl=queue_url, **kwargs)
