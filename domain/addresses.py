@@ -13,6 +13,13 @@ from domain.errors import InvalidPayload
 # ASCII only: SES and most relays refuse SMTPUTF8 local parts (docs/api.md).
 _LOCAL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}")
 _LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?")
+# The usual address in one match: ASCII, at least two labels of at most 63 characters. Any
+# address it takes, the full rules below take unchanged; anything else goes through them.
+_PLAIN_ADDRESS = re.compile(
+    r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@"
+    r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
+    r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+)
 _FIELD_NAME = re.compile(r"[\x21-\x39\x3b-\x7e]{1,76}")
 # What may not appear in a header value: CR, LF and every other character Python's email
 # package (str.splitlines) takes for a line break, plus the remaining control characters.
@@ -64,6 +71,8 @@ def _ascii_domain(domain: str) -> str:
 
 def normalise_address(value: str, field: str) -> str:
     """Validate ``value`` as an email address; return it with an IDN domain as punycode."""
+    if len(value) < 254 and value.isascii() and _PLAIN_ADDRESS.fullmatch(value):
+        return value
     local, at, domain = value.rpartition("@")
     if not at or not _LOCAL.fullmatch(local):
         raise InvalidPayload(f"{field}: not a valid email address", field=field)

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
+import re
 
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from domain import addresses
 from domain.addresses import check_header, check_header_value, distinct_cc, normalise_address
 from domain.errors import InvalidPayload
 
@@ -128,3 +133,24 @@ def test_distinct_cc_drops_to_and_repeats_case_insensitively_keeping_the_first()
     cc = ["B@example.com", "to@EXAMPLE.com", "b@example.com", "c@example.com", "C@example.com"]
     assert distinct_cc("To@example.com", cc) == ("B@example.com", "c@example.com")
     assert distinct_cc("to@example.com", []) == ()
+
+
+_ADDRESS_CHARS = "aZ09.!#$%&'*+/=?^_`{|}~-@" + "\u00e9"
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    value=st.text(st.sampled_from(_ADDRESS_CHARS), max_size=80)
+    | st.from_regex(r"[a-z.]{1,70}@([a-z0-9-]{1,70}\.){1,3}[a-z0-9-]{0,70}", fullmatch=True)
+)
+def test_the_one_match_for_plain_addresses_decides_as_the_full_rules_do(value: str) -> None:
+    def outcome() -> str:
+        try:
+            return normalise_address(value, "to")
+        except InvalidPayload as error:
+            return f"refused: {error.message}"
+
+    fast = outcome()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(addresses, "_PLAIN_ADDRESS", re.compile(r"(?!)"))  # never matches
+        assert outcome() == fast
