@@ -22,8 +22,9 @@ _PLAIN_ADDRESS = re.compile(
 )
 _FIELD_NAME = re.compile(r"[\x21-\x39\x3b-\x7e]{1,76}")
 # What may not appear in a header value: CR, LF and every other character Python's email
-# package (str.splitlines) takes for a line break, plus the remaining control characters.
-_HEADER_BREAKERS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
+# package (str.splitlines) takes for a line break, and every other control character, TAB
+# included (docs/api.md allows none).
+_HEADER_BREAKERS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 MAX_HEADER_VALUE = 998  # RFC 5322's line limit, for a subject or an extra header's value
 MAX_EXTRA_HEADERS = 50
 # The two X-SES-* headers reliers set for SES; no other provider emits them.

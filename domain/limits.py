@@ -55,6 +55,15 @@ _VIOLATIONS: Mapping[ProblemType, type[LimitViolation]] = {
 }
 
 
+# When violating problems share the newest time, the most serious is named (docs/api.md):
+# a complaint, then a hard bounce, then a soft bounce, whatever the order of the rules.
+_PRECEDENCE: Mapping[ProblemType, int] = {
+    ProblemType.SOFT_BOUNCE: 0,
+    ProblemType.HARD_BOUNCE: 1,
+    ProblemType.COMPLAINT: 2,
+}
+
+
 @dataclass(frozen=True, slots=True)
 class BounceLimits:
     """The configured rules per problem type; ``enabled=False`` ignores every record."""
@@ -71,7 +80,9 @@ class BounceLimits:
         """The newest problem among the violated rules, or None when every rule holds.
 
         A rule is violated when more than ``limit`` problems of its type were created within
-        its period.
+        its period: after ``now_ms - period``, so a problem exactly one period old no longer
+        counts. Of problems as new as each other, a complaint is named before a hard bounce,
+        a hard bounce before a soft one.
         """
         if not self.enabled:
             return None
@@ -87,10 +98,14 @@ class BounceLimits:
                 since = now_ms - rule.period_seconds * 1000
                 recent = [p for p in recorded if p.created_at > since]
                 if len(recent) > rule.limit:
-                    newest = max(recent, key=lambda p: p.created_at)
-                    if worst is None or newest.created_at > worst.created_at:
+                    newest = max(recent, key=_rank)
+                    if worst is None or _rank(newest) > _rank(worst):
                         worst = newest
         return worst
+
+
+def _rank(problem: DeliveryProblem) -> tuple[int, int]:
+    return problem.created_at, _PRECEDENCE[problem.type]
 
 
 def violation_error(address: str, problem: DeliveryProblem) -> LimitViolation:

@@ -123,9 +123,9 @@ def test_malformed_headers_are_refused(name: str, value: str) -> None:
 
 def test_extra_header_passes() -> None:
     assert check_header("X-Template-Name", "verifyEmail") == ("X-Template-Name", "verifyEmail")
-    assert check_header("X-" + "a" * 74, "tab\tand \u00fcnicode") == (
+    assert check_header("X-" + "a" * 74, "spaces and \u00fcnicode") == (
         "X-" + "a" * 74,
-        "tab\tand \u00fcnicode",
+        "spaces and \u00fcnicode",
     )
 
 
