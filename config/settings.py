@@ -274,6 +274,22 @@ class WorkerSettings(Section):
     verifysns: bool = False
 
 
+class SentrySettings(Section):
+    """Error reporting (docs/operations.md, Sentry): off unless ``dsn`` is set."""
+
+    dsn: SecretStr | None = None
+    environment: str | None = None  # default: the setting env
+
+    @field_validator("dsn")
+    @classmethod
+    def _dsn(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None  # an empty variable turns reporting off
+        if not value.get_secret_value().startswith(("http://", "https://")):
+            raise ValueError("not an http(s) URL")
+        return value
+
+
 class LogSettings(Section):
     level: Literal["debug", "info", "warning", "error", "critical"] = "info"
     format: Literal["mozlog", "pretty"] = "mozlog"
@@ -312,6 +328,7 @@ class Settings(BaseSettings):
     limits: LimitsSettings = LimitsSettings()
     worker: WorkerSettings = WorkerSettings()
     log: LogSettings = LogSettings()
+    sentry: SentrySettings = SentrySettings()
     versionfile: str | None = None  # the deployment's version.json; else ./version.json
 
     @classmethod

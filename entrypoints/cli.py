@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import gc
 import signal
@@ -11,6 +12,7 @@ from collections.abc import Iterator, Sequence
 
 from config.errors import ConfigError
 from config.settings import Settings, load_settings
+from entrypoints.errorreports import configure_error_reports
 from entrypoints.logs import configure_logging, log_effective_configuration
 
 
@@ -23,6 +25,9 @@ def _settings(overrides: dict[str, object]) -> Settings:
         raise SystemExit(2) from None
     configure_logging(settings)
     log_effective_configuration(settings)
+    stop_reports = configure_error_reports(settings)
+    if stop_reports is not None:
+        atexit.register(stop_reports)  # the events in flight leave before the process does
     return settings
 
 
