@@ -66,3 +66,13 @@ def test_no_import_circle_between_the_pure_layers() -> None:
     assert "ports.queues" in graph["domain.notifications"]  # the walk sees this edge
     for path in paths:
         assert "TYPE_CHECKING" not in path.read_text("utf-8"), f"{path.name} hides an import"
+
+
+@pytest.mark.parametrize(
+    "path", sorted((ROOT / "adapters").rglob("*.py")), ids=lambda p: str(p.relative_to(ROOT))
+)
+def test_adapters_carry_no_test_hooks(path: Path) -> None:
+    """Failures are injected by wrapping a port (tests/fakes.py), never by a switch inside."""
+    text = path.read_text("utf-8")
+    assert "fail_with" not in text
+    assert "for tests" not in text

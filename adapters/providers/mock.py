@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections import deque
 from pathlib import Path
 
 from adapters.providers.mime import MimeWriter
@@ -18,21 +17,18 @@ class MockEmailProvider:
     """Returns a unique id per message.
 
     With an ``outbox`` folder, each message is written there as a complete ``<id>.eml`` file
-    so a person can open exactly what would have gone out. The last ``keep`` messages stay
-    readable in ``sent`` for tests.
+    so a person can open exactly what would have gone out.
     """
 
     name = "mock"
 
-    def __init__(self, sender: Sender, outbox: str | None = None, keep: int = 100) -> None:
+    def __init__(self, sender: Sender, outbox: str | None = None) -> None:
         self._writer = MimeWriter(sender)
         self._outbox = Path(outbox) if outbox else None
-        self.sent: deque[tuple[str, bytes]] = deque(maxlen=keep)
 
     async def send(self, email: Email) -> str:
         message_id = uuid.uuid4().hex
         raw = await self._writer.render(email)
-        self.sent.append((message_id, raw))
         if self._outbox is not None:
             path = self._outbox / f"{message_id}.eml"
             try:

@@ -27,7 +27,7 @@ class _Stored:
 
 
 class MemoryNotificationSource:
-    """A queue in a dict. ``put`` adds a body; ``fail_with`` makes receive and delete fail."""
+    """A queue in a dict. ``put`` adds a body."""
 
     def __init__(
         self, name: str = "memory", wait_seconds: float = 1.0, visibility_timeout: float = 30.0
@@ -38,7 +38,6 @@ class MemoryNotificationSource:
         self._messages: dict[str, _Stored] = {}
         self._arrived: anyio.Event | None = None
         self._ids = itertools.count(1)
-        self.fail_with: Exception | None = None
 
     @property
     def name(self) -> str:
@@ -60,7 +59,6 @@ class MemoryNotificationSource:
     async def receive(self) -> Sequence[IncomingMessage]:
         deadline = time.monotonic() + self._wait
         while True:
-            self._check()
             now = time.monotonic()
             visible = [(i, m) for i, m in self._messages.items() if m.visible_at <= now]
             if visible or now >= deadline:
@@ -77,7 +75,6 @@ class MemoryNotificationSource:
         return incoming(self._name, message_id, stored.receipt, stored.body, stored.md5)
 
     async def delete(self, messages: Sequence[ReceivedEvent]) -> Sequence[ReceivedEvent]:
-        self._check()
         failed = []
         for message in messages:
             stored = self._messages.get(message.id)
@@ -87,21 +84,14 @@ class MemoryNotificationSource:
                 del self._messages[message.id]
         return failed
 
-    def _check(self) -> None:
-        if self.fail_with is not None:
-            raise self.fail_with
-
 
 class MemoryNotificationSink:
-    """Keeps what it is sent (as the JSON a queue would carry); ``fail_with`` fails sends."""
+    """Keeps what it is sent (as the JSON a queue would carry)."""
 
     def __init__(self) -> None:
         self.sent: list[dict[str, object]] = []
-        self.fail_with: Exception | None = None
 
     async def send(self, notification: Mapping[str, object]) -> None:
-        if self.fail_with is not None:
-            raise self.fail_with
         try:
             self.sent.append(json.loads(json.dumps(notification)))
         except (TypeError, ValueError) as exc:

@@ -15,11 +15,8 @@ class MemoryDeliveryProblemStore:
         self._clock = clock
         self._retention_ms = retention_seconds * 1000
         self._problems: dict[str, list[DeliveryProblem]] = {}
-        self.fail_with: Exception | None = None  # set by tests to simulate an outage
 
     async def fetch(self, address: str) -> Sequence[DeliveryProblem]:
-        if self.fail_with is not None:
-            raise self.fail_with
         cutoff = self._clock.now_ms() - self._retention_ms
         problems = self._problems.get(self._hasher.address(address), [])
         return sorted(
@@ -32,8 +29,6 @@ class MemoryDeliveryProblemStore:
         return [await self.fetch(address) for address in addresses]
 
     async def record(self, problem: DeliveryProblem) -> bool:
-        if self.fail_with is not None:
-            raise self.fail_with
         key = self._hasher.address(problem.address)
         problems = self._problems.setdefault(key, [])
         cutoff = self._clock.now_ms() - self._retention_ms
@@ -53,11 +48,8 @@ class MemoryMessageDataStore:
         self._ttl_ms = ttl_seconds * 1000
         self._data: dict[str, tuple[str, int]] = {}
         self._puts = 0
-        self.fail_with: Exception | None = None
 
     async def put(self, message_id: str, metadata: str) -> None:
-        if self.fail_with is not None:
-            raise self.fail_with
         now = self._clock.now_ms()
         self._puts += 1
         if self._puts % 1024 == 0:  # drop what expired, now and then
@@ -65,8 +57,6 @@ class MemoryMessageDataStore:
         self._data[self._hasher.message(message_id)] = (metadata, now + self._ttl_ms)
 
     async def get(self, message_id: str) -> str | None:
-        if self.fail_with is not None:
-            raise self.fail_with
         entry = self._data.get(self._hasher.message(message_id))
         if entry is None or entry[1] <= self._clock.now_ms():
             return None

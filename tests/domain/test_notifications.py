@@ -21,7 +21,8 @@ from domain.notifications import (
     iso_time,
     outgoing_notification,
 )
-from tests.fakes import FakeClock
+from ports.stores import DeliveryProblemStore
+from tests.fakes import FakeClock, Faulty, faulty_messages, faulty_problems
 from tests.fixtures import auth_server
 
 NOW = 1_700_000_000_000
@@ -40,10 +41,12 @@ class World:
     def __init__(self) -> None:
         self.clock = FakeClock(NOW)
         hasher = KeyHasher("test key")
-        self.problems = MemoryDeliveryProblemStore(hasher, self.clock, 365 * 86400)
-        self.messages = MemoryMessageDataStore(hasher, self.clock, 86400)
-        self.sink = MemoryNotificationSink()
-        self.handle = HandleDeliveryEvent(self.problems, self.messages, self.sink, self.clock)
+        self.problems = faulty_problems(MemoryDeliveryProblemStore(hasher, self.clock, 365 * 86400))
+        self.messages = faulty_messages(MemoryMessageDataStore(hasher, self.clock, 86400))
+        self.sink = Faulty(MemoryNotificationSink(), "send")
+        self.handle = HandleDeliveryEvent(
+            self.problems.port, self.messages.port, self.sink.port, self.clock
+        )
 
     def read(self, index: int = -1) -> auth_server.Read:
         """The forwarded notification as the auth server reads it from the raw JSON."""
@@ -156,7 +159,7 @@ async def test_problem_times_are_clamped(
     await world.handle(bounce(when=when, mail=replace(MAIL, timestamp_ms=mail_time)))
     [problem] = await world.problems.fetch("a@example.com")
     assert problem.created_at == recorded_at
-    assert world.sink.sent[0]["bounce"]["timestamp"] == iso_time(recorded_at)  # type: ignore[index]
+    assert world.sink.sent[0]["bounce"]["timestamp"] == iso_time(recorded_at)
 
 
 async def test_metadata_is_read_never_consumed(world: World) -> None:
@@ -215,7 +218,7 @@ async def test_without_a_sink_nothing_is_forwarded(world: World) -> None:
 class CountingStore:
     """Wraps a DeliveryProblemStore, counting records (its fakes never yield to the loop)."""
 
-    def __init__(self, inner: MemoryDeliveryProblemStore) -> None:
+    def __init__(self, inner: DeliveryProblemStore) -> None:
         self.inner = inner
         self.recorded = 0
 
@@ -232,8 +235,8 @@ class CountingStore:
 
 async def test_thousands_of_recipients_do_not_stall_the_loop(world: World) -> None:
     recipients = tuple(f"user{i}@example.com" for i in range(5000))
-    store = CountingStore(world.problems)
-    handle = HandleDeliveryEvent(store, world.messages, world.sink, world.clock)
+    store = CountingStore(world.problems.port)
+    handle = HandleDeliveryEvent(store, world.messages.port, world.sink.port, world.clock)
     seen: list[int] = []
     done = asyncio.Event()
 

@@ -16,7 +16,7 @@ from domain.errors import (
 from domain.limits import BounceLimits, LimitRule
 from domain.model import DeliveryProblem, Email, ProblemSubtype, ProblemType, SendCommand
 from domain.sending import SendEmail
-from tests.fakes import FakeClock, RecordingProvider
+from tests.fakes import FakeClock, RecordingProvider, faulty_messages, faulty_problems
 
 DAY = 86400
 LIMITS = BounceLimits(
@@ -32,14 +32,14 @@ class World:
     def __init__(self, default: str = "mock", force: bool = False) -> None:
         self.clock = FakeClock()
         hasher = KeyHasher("k")
-        self.problems = MemoryDeliveryProblemStore(hasher, self.clock, 365 * DAY)
-        self.messages = MemoryMessageDataStore(hasher, self.clock, DAY)
+        self.problems = faulty_problems(MemoryDeliveryProblemStore(hasher, self.clock, 365 * DAY))
+        self.messages = faulty_messages(MemoryMessageDataStore(hasher, self.clock, DAY))
         self.mock = RecordingProvider("mock")
         self.ses = RecordingProvider("ses")
         self.send = SendEmail(
             {"mock": self.mock, "ses": self.ses},
-            self.problems,
-            self.messages,
+            self.problems.port,
+            self.messages.port,
             LIMITS,
             self.clock,
             default_provider=default,
@@ -132,7 +132,7 @@ async def test_violating_to_refuses_whatever_the_cc(world: World) -> None:
 
     assert caught.value.extra["address"] == "to@example.com"
     assert world.mock.sent == []
-    assert world.messages._data == {}
+    assert "put" not in world.messages.calls
 
 
 async def test_ses_only_headers_reach_ses_alone(world: World) -> None:
@@ -181,7 +181,7 @@ async def test_provider_failure_stores_no_metadata(world: World) -> None:
     with pytest.raises(ProviderError) as caught:
         await world.send(command(metadata="m"))
     assert caught.value.errno == 104 and caught.value.extra == {"name": "mock"}
-    assert world.messages._data == {}
+    assert "put" not in world.messages.calls
 
 
 async def test_metadata_failure_after_send_still_succeeds(

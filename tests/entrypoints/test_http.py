@@ -31,7 +31,8 @@ from domain.errors import (
 from domain.model import DeliveryProblem, ProblemSubtype, ProblemType
 from entrypoints import http
 from entrypoints.http import error_response
-from tests.fakes import RecordingProvider
+from ports.stores import DeliveryProblemStore, MessageDataStore
+from tests.fakes import Faulty, RecordingProvider, faulty_messages, faulty_problems
 from tests.http_app import client_for, make_container
 
 VALID: dict[str, Any] = {"to": "foo@example.com", "subject": "bar", "body": {"text": "baz"}}
@@ -42,8 +43,8 @@ class Service:
         self.container = container
         self.client = client
         self.provider: RecordingProvider = container.mock_provider()  # type: ignore[assignment]
-        self.problems = container.delivery_problems()
-        self.messages = container.message_data()
+        self.problems: Faulty[DeliveryProblemStore] = container.delivery_problems()
+        self.messages: Faulty[MessageDataStore] = container.message_data()
 
     async def post(self, body: Any, **kwargs: Any) -> httpx.Response:
         if isinstance(body, (dict, list)) or body is None:
@@ -53,13 +54,16 @@ class Service:
 
     def assert_nothing_sent_or_stored(self) -> None:
         assert self.provider.sent == []
-        assert self.messages._data == {}
+        assert "put" not in self.messages.calls
 
 
 @pytest.fixture
 async def service() -> AsyncIterator[Service]:
     container = make_container(limits={"maxbody": 16384, "maxrecipients": 4})
     container.mock_provider.override(providers.Singleton(RecordingProvider, "mock"))
+    problems, messages = container.delivery_problems(), container.message_data()
+    container.delivery_problems.override(providers.Object(faulty_problems(problems)))
+    container.message_data.override(providers.Object(faulty_messages(messages)))
     async with client_for(container) as client:
         yield Service(container, client)
 
@@ -93,7 +97,7 @@ async def test_nulls_mean_absent(service: Service) -> None:
     response = await service.post(body)
 
     assert response.status_code == 200
-    assert service.messages._data == {}
+    assert "put" not in service.messages.calls
 
 
 async def test_everything_reaches_the_provider(service: Service) -> None:
@@ -198,7 +202,7 @@ async def test_provider_failure_is_104(service: Service) -> None:
     service.provider.fail = True
 
     assert_error(await service.post({**VALID, "metadata": "m"}), 500, 104, name="mock")
-    assert service.messages._data == {}
+    assert "put" not in service.messages.calls
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ from typing import Any
 
 import anyio
 import pytest
+from dependency_injector import providers
 
 from config.container import Container, build_container
 from config.settings import load_settings
@@ -18,6 +19,7 @@ from domain.model import ProblemSubtype, ProblemType
 from domain.notifications import Handled
 from entrypoints import worker
 from entrypoints.worker import Worker
+from tests.fakes import faulty_problems
 from tests.fixtures import auth_server, ses
 from tests.servers import MotoServer
 from tests.waiting import eventually
@@ -140,7 +142,8 @@ async def test_a_store_failure_leaves_the_message_until_the_store_is_back(
     queues: Queues,
 ) -> None:
     container = make_container(queues)
-    store = container.delivery_problems()
+    store = faulty_problems(container.delivery_problems())
+    container.delivery_problems.override(providers.Object(store))
     store.fail_with = StoreError("store down")
     doc = ses.bounce("Permanent", "General", "x@example.com")
     await container.message_data().put(doc["mail"]["messageId"], "meta")

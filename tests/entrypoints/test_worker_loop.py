@@ -16,6 +16,7 @@ from domain.events import DeliveryEvent
 from domain.notifications import Handled
 from entrypoints.worker import Worker
 from tests.entrypoints.test_worker import running
+from tests.fakes import Faulty
 from tests.fixtures import ses
 from tests.waiting import eventually
 
@@ -37,11 +38,11 @@ async def ok(event: DeliveryEvent) -> Handled:
 async def test_receive_errors_back_off_instead_of_spinning(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    source = CountingSource("flaky")
+    source = Faulty(CountingSource("flaky"), "receive", "delete")
     source.fail_with = QueueError("unreachable")
     started = time.monotonic()
-    async with running(Worker([source], ok, first_backoff=0.1)) as work:
-        await eventually(lambda: source.receives >= 4)
+    async with running(Worker([source.port], ok, first_backoff=0.1)) as work:
+        await eventually(lambda: source.calls.count("receive") >= 4)
         elapsed = time.monotonic() - started
         source.fail_with = None
         source.put(json.dumps(ses.load("delivery")))
@@ -70,7 +71,7 @@ async def test_an_unexpected_error_fails_one_message_not_the_loop(
 
 
 async def test_a_failed_delete_is_counted_and_survived(caplog: pytest.LogCaptureFixture) -> None:
-    source = CountingSource()
+    source = Faulty(CountingSource(), "receive", "delete")
     source.put(json.dumps(ses.load("delivery")))
     calls = 0
 
@@ -81,7 +82,7 @@ async def test_a_failed_delete_is_counted_and_survived(caplog: pytest.LogCapture
             source.fail_with = QueueError("delete refused")
         return Handled()
 
-    async with running(Worker([source], handle, first_backoff=0.05)) as work:
+    async with running(Worker([source.port], handle, first_backoff=0.05)) as work:
         await eventually(lambda: work.counts.undeleted == 1)
         source.fail_with = None
         await eventually(lambda: work.counts.processed == 1, what="handled again and deleted")

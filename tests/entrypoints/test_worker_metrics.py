@@ -16,6 +16,7 @@ from domain.events import DeliveryEvent
 from domain.notifications import Handled
 from entrypoints.worker import Worker
 from tests.entrypoints.test_worker import running
+from tests.fakes import Faulty
 from tests.fixtures import ses
 from tests.servers import free_port
 from tests.waiting import eventually
@@ -50,7 +51,9 @@ def delta(before: Samples, after: Samples, name: str, **labels: str) -> float:
 
 
 async def test_notifications_and_queue_failures_are_counted(metrics_url: str) -> None:
-    source = MemoryNotificationSource("q", wait_seconds=0.2, visibility_timeout=60)
+    source = Faulty(
+        MemoryNotificationSource("q", wait_seconds=0.2, visibility_timeout=60), "receive", "delete"
+    )
     bounce = ses.load("bounce-permanent")
     source.put(json.dumps(bounce))
     source.put(json.dumps(ses.load("delivery")))
@@ -68,7 +71,7 @@ async def test_notifications_and_queue_failures_are_counted(metrics_url: str) ->
         return delta(before, scrape(metrics_url), QUEUE_FAILURES, operation="receive")
 
     before = scrape(metrics_url)
-    async with running(Worker([source], handle, first_backoff=0.05)):
+    async with running(Worker([source.port], handle, first_backoff=0.05)):
         await eventually(lambda: receive_failures() >= 1)
     after = scrape(metrics_url)
 

@@ -80,11 +80,12 @@ async def harness(
     with ExitStack() as stack:
         provider: Any
         if kind == "mock":
-            provider = MockEmailProvider(SENDER)
-            sent = provider.sent
+            # What the mock sent is what it wrote to its outbox, read back like moto's list.
+            outbox: Path = request.getfixturevalue("tmp_path") / "outbox"
+            provider = MockEmailProvider(SENDER, outbox=str(outbox))
 
             def seen(message_id: str) -> SeenEmail:
-                return from_mime(dict(sent)[message_id], message_id)
+                return from_mime((outbox / f"{message_id}.eml").read_bytes(), message_id)
 
             harness = Harness(provider, seen)
         elif kind == "ses":

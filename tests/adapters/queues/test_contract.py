@@ -22,6 +22,7 @@ from ports.queues import (
     ReceivedEvent,
     UnparseableMessage,
 )
+from tests.fakes import Faulty
 from tests.fixtures import ses
 from tests.servers import MotoServer
 
@@ -50,14 +51,14 @@ class MemoryQueues:
         return self.outgoing.sent
 
     def broken_source(self) -> NotificationSource:
-        source = MemoryNotificationSource("gone")
+        source = Faulty(MemoryNotificationSource("gone"), "receive", "delete")
         source.fail_with = QueueError("no such queue")
-        return source
+        return source.port
 
     def broken_sink(self) -> NotificationSink:
-        sink = MemoryNotificationSink()
+        sink = Faulty(MemoryNotificationSink(), "send")
         sink.fail_with = QueueError("no such queue")
-        return sink
+        return sink.port
 
 
 class SqsQueues:

@@ -15,7 +15,6 @@ import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 from adapters.stores.authdb_http import AuthDbDeliveryProblemStore
 from adapters.stores.authdb_mysql import MysqlDeliveryProblemStore
@@ -27,26 +26,33 @@ from adapters.stores.sqlite import (
     SqliteDeliveryProblemStore,
     SqliteMessageDataStore,
 )
+from ports.stores import DeliveryProblemStore, MessageDataStore
 from tests.doubles.accountsdb import MYSQL_URL, reset_accounts_db, shared_http_double
 from tests.fakes import FakeClock
 
 # FXA_TEST_REDIS_DB lets concurrent test runs on one machine use logical DBs of their own.
 REDIS_PORT, REDIS_TEST_DB = 6379, int(os.environ.get("FXA_TEST_REDIS_DB", "15"))
 
-Factory = Callable[[KeyHasher, FakeClock, int, Path], AbstractAsyncContextManager[Any]]
+# Typed as the ports, so that mypy holds every real store to its Protocol.
+ProblemFactory = Callable[
+    [KeyHasher, FakeClock, int, Path], AbstractAsyncContextManager[DeliveryProblemStore]
+]
+MessageFactory = Callable[
+    [KeyHasher, FakeClock, int, Path], AbstractAsyncContextManager[MessageDataStore]
+]
 
 
 @asynccontextmanager
 async def memory_problems(
     hasher: KeyHasher, clock: FakeClock, retention: int, tmp: Path
-) -> AsyncIterator[Any]:
+) -> AsyncIterator[DeliveryProblemStore]:
     yield MemoryDeliveryProblemStore(hasher, clock, retention)
 
 
 @asynccontextmanager
 async def sqlite_problems(
     hasher: KeyHasher, clock: FakeClock, retention: int, tmp: Path
-) -> AsyncIterator[Any]:
+) -> AsyncIterator[DeliveryProblemStore]:
     db = SqliteDatabase(str(tmp / "store.sqlite3"))
     yield SqliteDeliveryProblemStore(db, hasher, clock, retention)
     await db.aclose()
@@ -55,14 +61,14 @@ async def sqlite_problems(
 @asynccontextmanager
 async def memory_messages(
     hasher: KeyHasher, clock: FakeClock, ttl: int, tmp: Path
-) -> AsyncIterator[Any]:
+) -> AsyncIterator[MessageDataStore]:
     yield MemoryMessageDataStore(hasher, clock, ttl)
 
 
 @asynccontextmanager
 async def sqlite_messages(
     hasher: KeyHasher, clock: FakeClock, ttl: int, tmp: Path
-) -> AsyncIterator[Any]:
+) -> AsyncIterator[MessageDataStore]:
     db = SqliteDatabase(str(tmp / "store.sqlite3"))
     yield SqliteMessageDataStore(db, hasher, clock, ttl)
     await db.aclose()
@@ -82,24 +88,28 @@ async def fresh_redis(port: int = REDIS_PORT) -> RedisConnection:
     return conn
 
 
-def redis_store(store_class: Callable[..., Any], port: int = REDIS_PORT) -> Factory:
-    """A factory of ``store_class`` over a fresh ``REDIS_TEST_DB`` of the Redis at ``port``."""
+@asynccontextmanager
+async def redis_problems(
+    hasher: KeyHasher, clock: FakeClock, retention: int, tmp: Path
+) -> AsyncIterator[DeliveryProblemStore]:
+    conn = await fresh_redis()
+    yield RedisDeliveryProblemStore(conn, hasher, clock, retention)
+    await conn.aclose()
 
-    @asynccontextmanager
-    async def factory(
-        hasher: KeyHasher, clock: FakeClock, period: int, tmp: Path
-    ) -> AsyncIterator[Any]:
-        conn = await fresh_redis(port)
-        yield store_class(conn, hasher, clock, period)
-        await conn.aclose()
 
-    return factory
+@asynccontextmanager
+async def redis_messages(
+    hasher: KeyHasher, clock: FakeClock, ttl: int, tmp: Path
+) -> AsyncIterator[MessageDataStore]:
+    conn = await fresh_redis()
+    yield RedisMessageDataStore(conn, hasher, clock, ttl)
+    await conn.aclose()
 
 
 @asynccontextmanager
 async def mysql_problems(
     hasher: KeyHasher, clock: FakeClock, retention: int, tmp: Path
-) -> AsyncIterator[Any]:
+) -> AsyncIterator[DeliveryProblemStore]:
     await reset_accounts_db()
     store = MysqlDeliveryProblemStore(MYSQL_URL, poolsize=4, timeout=2.0)
     yield store
@@ -109,24 +119,24 @@ async def mysql_problems(
 @asynccontextmanager
 async def authdb_problems(
     hasher: KeyHasher, clock: FakeClock, retention: int, tmp: Path
-) -> AsyncIterator[Any]:
+) -> AsyncIterator[DeliveryProblemStore]:
     await reset_accounts_db()
     store = AuthDbDeliveryProblemStore(shared_http_double().baseuri, timeout=2.0)
     yield store
     await store.aclose()
 
 
-PROBLEM_STORES: dict[str, Factory] = {
+PROBLEM_STORES: dict[str, ProblemFactory] = {
     "memory": memory_problems,
     "sqlite": sqlite_problems,
-    "redis": redis_store(RedisDeliveryProblemStore),
+    "redis": redis_problems,
     "mysql": mysql_problems,
     "authdb": authdb_problems,
 }
 OWN_PROBLEM_STORES = {"memory", "sqlite", "redis"}
 SERVER_TIMESTAMPED = {"authdb"}
-MESSAGE_STORES: dict[str, Factory] = {
+MESSAGE_STORES: dict[str, MessageFactory] = {
     "memory": memory_messages,
     "sqlite": sqlite_messages,
-    "redis": redis_store(RedisMessageDataStore),
+    "redis": redis_messages,
 }

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from adapters.stores.keys import KeyHasher
 from domain.model import DeliveryProblem, ProblemSubtype, ProblemType
+from ports.stores import DeliveryProblemStore
 from tests.adapters.stores.backends import OWN_PROBLEM_STORES, PROBLEM_STORES, SERVER_TIMESTAMPED
 from tests.fakes import FakeClock
 
@@ -27,7 +27,9 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-async def store(store_backend: str, clock: FakeClock, tmp_path: Path) -> AsyncIterator[Any]:
+async def store(
+    store_backend: str, clock: FakeClock, tmp_path: Path
+) -> AsyncIterator[DeliveryProblemStore]:
     async with PROBLEM_STORES[store_backend](KeyHasher("test key"), clock, YEAR, tmp_path) as store:
         yield store
 
@@ -43,12 +45,12 @@ def problem(
     return DeliveryProblem(address, kind, subtype, clock.now_ms() - ago_seconds * 1000, feedback_id)
 
 
-async def test_unknown_address_has_no_problems(store: Any) -> None:
+async def test_unknown_address_has_no_problems(store: DeliveryProblemStore) -> None:
     assert list(await store.fetch("nobody@example.com")) == []
 
 
 async def test_recorded_problems_come_back_newest_first(
-    store_backend: str, store: Any, clock: FakeClock
+    store_backend: str, store: DeliveryProblemStore, clock: FakeClock
 ) -> None:
     older = problem(
         "a@example.com", clock, ProblemType.SOFT_BOUNCE, ProblemSubtype.MAILBOX_FULL, 60
@@ -72,7 +74,9 @@ async def test_recorded_problems_come_back_newest_first(
         assert [p.created_at for p in fetched] == [newer.created_at, older.created_at]
 
 
-async def test_addresses_compare_case_insensitively(store: Any, clock: FakeClock) -> None:
+async def test_addresses_compare_case_insensitively(
+    store: DeliveryProblemStore, clock: FakeClock
+) -> None:
     await store.record(problem("Mixed.Case@Example.COM", clock))
 
     fetched = list(await store.fetch("mixed.case@example.com"))
@@ -82,7 +86,7 @@ async def test_addresses_compare_case_insensitively(store: Any, clock: FakeClock
 
 
 async def test_same_feedback_for_same_address_is_recorded_once(
-    store: Any, clock: FakeClock
+    store: DeliveryProblemStore, clock: FakeClock
 ) -> None:
     first = problem("dup@example.com", clock, feedback_id="feedback-1")
     assert await store.record(first) is True
@@ -94,7 +98,9 @@ async def test_same_feedback_for_same_address_is_recorded_once(
     assert len(list(await store.fetch("other@example.com"))) == 1
 
 
-async def test_problems_without_feedback_id_all_count(store: Any, clock: FakeClock) -> None:
+async def test_problems_without_feedback_id_all_count(
+    store: DeliveryProblemStore, clock: FakeClock
+) -> None:
     await store.record(problem("many@example.com", clock, ago_seconds=2))
     await store.record(problem("many@example.com", clock, ago_seconds=1))
 
@@ -104,7 +110,7 @@ async def test_problems_without_feedback_id_all_count(store: Any, clock: FakeClo
 # The accounts database keeps its records itself: only the service's own stores expire them.
 @pytest.mark.parametrize("store_backend", sorted(OWN_PROBLEM_STORES))
 async def test_own_store_forgets_records_older_than_retention(
-    store_backend: str, store: Any, clock: FakeClock
+    store_backend: str, store: DeliveryProblemStore, clock: FakeClock
 ) -> None:
     await store.record(problem("old@example.com", clock, ago_seconds=YEAR + 1))
     await store.record(problem("old@example.com", clock, ago_seconds=YEAR - 60))
@@ -115,7 +121,7 @@ async def test_own_store_forgets_records_older_than_retention(
 
 
 async def test_fetch_many_answers_what_fetch_answers_for_each_address_in_order(
-    store: Any, clock: FakeClock
+    store: DeliveryProblemStore, clock: FakeClock
 ) -> None:
     await store.record(problem("a@example.com", clock, ProblemType.SOFT_BOUNCE, ago_seconds=30))
     await store.record(problem("a@example.com", clock, ProblemType.COMPLAINT, ago_seconds=10))
@@ -129,7 +135,9 @@ async def test_fetch_many_answers_what_fetch_answers_for_each_address_in_order(
     assert [p.type for p in many[2]] == [ProblemType.COMPLAINT, ProblemType.SOFT_BOUNCE]
 
 
-async def test_fetch_many_of_one_address_is_fetch(store: Any, clock: FakeClock) -> None:
+async def test_fetch_many_of_one_address_is_fetch(
+    store: DeliveryProblemStore, clock: FakeClock
+) -> None:
     await store.record(problem("one@example.com", clock))
 
     assert [list(h) for h in await store.fetch_many(["one@example.com"])] == [

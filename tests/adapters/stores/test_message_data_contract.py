@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from adapters.stores.keys import KeyHasher
+from ports.stores import MessageDataStore
 from tests.adapters.stores.backends import MESSAGE_STORES
 from tests.fakes import FakeClock
 
@@ -27,30 +27,32 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-async def store(store_backend: str, clock: FakeClock, tmp_path: Path) -> AsyncIterator[Any]:
+async def store(
+    store_backend: str, clock: FakeClock, tmp_path: Path
+) -> AsyncIterator[MessageDataStore]:
     async with MESSAGE_STORES[store_backend](KeyHasher("test key"), clock, TTL, tmp_path) as store:
         yield store
 
 
-async def test_absent_message_has_no_metadata(store: Any) -> None:
+async def test_absent_message_has_no_metadata(store: MessageDataStore) -> None:
     assert await store.get("no-such-message") is None
 
 
-async def test_metadata_is_read_never_consumed(store: Any) -> None:
+async def test_metadata_is_read_never_consumed(store: MessageDataStore) -> None:
     await store.put("message-1", '{"flowId": "abc", "ünïcode": true}')
 
     assert await store.get("message-1") == '{"flowId": "abc", "ünïcode": true}'
     assert await store.get("message-1") == '{"flowId": "abc", "ünïcode": true}'
 
 
-async def test_put_again_replaces(store: Any) -> None:
+async def test_put_again_replaces(store: MessageDataStore) -> None:
     await store.put("message-2", "first")
     await store.put("message-2", "second")
 
     assert await store.get("message-2") == "second"
 
 
-async def test_messages_are_independent(store: Any) -> None:
+async def test_messages_are_independent(store: MessageDataStore) -> None:
     await store.put("a", "for a")
     await store.put("b", "for b")
 
@@ -58,14 +60,18 @@ async def test_messages_are_independent(store: Any) -> None:
     assert await store.get("a") == "for a"
 
 
-async def test_metadata_expires_after_ttl(store_backend: str, store: Any, clock: FakeClock) -> None:
+async def test_metadata_expires_after_ttl(
+    store_backend: str, store: MessageDataStore, clock: FakeClock
+) -> None:
     await store.put("message-3", "short-lived")
     clock.advance(TTL + 1)
 
     assert await store.get("message-3") is None
 
 
-async def test_metadata_read_until_the_ttl_expires_it(store: Any, clock: FakeClock) -> None:
+async def test_metadata_read_until_the_ttl_expires_it(
+    store: MessageDataStore, clock: FakeClock
+) -> None:
     await store.put("message-4", "for every notification")
     clock.advance(TTL - 1)
     assert await store.get("message-4") == "for every notification"
@@ -74,7 +80,7 @@ async def test_metadata_read_until_the_ttl_expires_it(store: Any, clock: FakeClo
     assert await store.get("message-4") is None
 
 
-async def test_concurrent_readers_all_get_it(store: Any) -> None:
+async def test_concurrent_readers_all_get_it(store: MessageDataStore) -> None:
     await store.put("contended", "for all")
 
     results = await asyncio.gather(*(store.get("contended") for _ in range(8)))
