@@ -11,7 +11,7 @@ from domain.errors import QueueError
 from domain.events import BOUNCE, DeliveryEvent, Mail
 from domain.model import ProblemSubtype, ProblemType
 from domain.notifications import Handled, HandleDeliveryEvent, iso_time
-from tests.fakes import FakeClock
+from tests.fakes import FakeClock, Faulty, faulty_messages, faulty_problems
 
 NOW = 1_700_000_000_000
 MAIL = Mail("m-1", NOW - 60_000, "accounts@example.com", ("a@example.com", "b@example.com"))
@@ -21,10 +21,12 @@ class World:
     def __init__(self) -> None:
         self.clock = FakeClock(NOW)
         hasher = KeyHasher("k")
-        self.problems = MemoryDeliveryProblemStore(hasher, self.clock, 365 * 86400)
-        self.messages = MemoryMessageDataStore(hasher, self.clock, 86400)
-        self.sink = MemoryNotificationSink()
-        self.handle = HandleDeliveryEvent(self.problems, self.messages, self.sink, self.clock)
+        self.problems = faulty_problems(MemoryDeliveryProblemStore(hasher, self.clock, 365 * 86400))
+        self.messages = faulty_messages(MemoryMessageDataStore(hasher, self.clock, 86400))
+        self.sink = Faulty(MemoryNotificationSink(), "send")
+        self.handle = HandleDeliveryEvent(
+            self.problems.port, self.messages.port, self.sink.port, self.clock
+        )
 
 
 @pytest.fixture
@@ -75,11 +77,11 @@ async def test_a_forward_refused_twice_records_once_keeps_the_metadata_and_forwa
     assert (handled.recorded, handled.duplicates, handled.forwarded) == (0, 1, True)
     [forwarded] = world.sink.sent
     assert forwarded["metadata"] == "relier metadata"
-    assert forwarded["bounce"]["bouncedRecipients"] == ["a@example.com"]  # type: ignore[index]
+    assert forwarded["bounce"]["bouncedRecipients"] == ["a@example.com"]
 
 
 async def test_without_a_sink_duplicates_are_still_counted(world: World) -> None:
-    handle = HandleDeliveryEvent(world.problems, world.messages, None, world.clock)
+    handle = HandleDeliveryEvent(world.problems.port, world.messages.port, None, world.clock)
     event = bounce("a@example.com", "b@example.com", event_id="feedback-1")
     assert await handle(event) == Handled(2, 0, False)
     assert await handle(event) == Handled(0, 2, False)

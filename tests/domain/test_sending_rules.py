@@ -13,7 +13,7 @@ from domain.errors import LimitViolation, StoreError, UnknownProvider
 from domain.limits import BounceLimits, LimitRule
 from domain.model import DeliveryProblem, Email, ProblemSubtype, ProblemType, SendCommand
 from domain.sending import SendEmail
-from tests.fakes import FakeClock, RecordingProvider
+from tests.fakes import FakeClock, RecordingProvider, faulty_messages, faulty_problems
 
 DAY = 86400
 HARD = ProblemType.HARD_BOUNCE
@@ -38,12 +38,17 @@ class CountingStore(MemoryDeliveryProblemStore):
 class World:
     def __init__(self) -> None:
         self.clock = FakeClock()
-        self.problems = CountingStore(self.clock)
-        self.messages = MemoryMessageDataStore(KeyHasher("k"), self.clock, DAY)
+        self.problems = faulty_problems(CountingStore(self.clock))
+        self.messages = faulty_messages(MemoryMessageDataStore(KeyHasher("k"), self.clock, DAY))
         self.provider = RecordingProvider("mock")
         limits = BounceLimits(rules={HARD: (LimitRule(DAY, 0),)})
         self.send = SendEmail(
-            {"mock": self.provider}, self.problems, self.messages, limits, self.clock, "mock"
+            {"mock": self.provider},
+            self.problems.port,
+            self.messages.port,
+            limits,
+            self.clock,
+            "mock",
         )
 
     async def bounce(self, address: str, created_at: int) -> None:
@@ -133,10 +138,18 @@ async def test_a_requested_provider_is_used_unless_the_default_is_forced() -> No
     ses = RecordingProvider("ses")
     providers = {"mock": world.provider, "ses": ses}
     limits = BounceLimits()
-    unforced = SendEmail(providers, world.problems, world.messages, limits, world.clock, "mock")
+    unforced = SendEmail(
+        providers, world.problems.port, world.messages.port, limits, world.clock, "mock"
+    )
     assert (await unforced(command(provider="ses"))).provider == "ses"
     forced = SendEmail(
-        providers, world.problems, world.messages, limits, world.clock, "mock", force_default=True
+        providers,
+        world.problems.port,
+        world.messages.port,
+        limits,
+        world.clock,
+        "mock",
+        force_default=True,
     )
     assert (await forced(command(provider="ses"))).provider == "mock"
     assert (await unforced(command())).provider == "mock"
