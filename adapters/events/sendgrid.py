@@ -10,11 +10,7 @@ from __future__ import annotations
 
 import binascii
 import json
-
-from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives.asymmetric import ec
-from sendgrid.helpers.eventwebhook import EventWebhook
-from sendgrid.helpers.eventwebhook.eventwebhook_header import EventWebhookHeader
+from typing import TYPE_CHECKING
 
 from adapters.events import UnmappedEvent
 from domain.errors import UnverifiedEvent
@@ -22,14 +18,23 @@ from domain.events import BOUNCE, COMPLAINT, DELIVERY, DeliveryEvent, Mail
 from domain.model import ProblemSubtype, ProblemType
 from ports.clock import Clock
 
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import ec
+
 PROVIDER = "sendgrid"
-SIGNATURE_HEADER = EventWebhookHeader.SIGNATURE
-TIMESTAMP_HEADER = EventWebhookHeader.TIMESTAMP
+# The names of sendgrid's EventWebhookHeader, without importing it: sendgrid and
+# cryptography cost ~10 MB to a process that has no Sendgrid webhook configured.
+SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature"
+TIMESTAMP_HEADER = "X-Twilio-Email-Event-Webhook-Timestamp"
 MAX_AGE_SECONDS = 600
 
 
 def load_public_key(key: str) -> ec.EllipticCurvePublicKey:
     """Sendgrid's verification key as a P-256 key; raises ValueError for anything else."""
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from sendgrid.helpers.eventwebhook import EventWebhook
+
     try:
         public_key = EventWebhook().convert_public_key_to_ecdsa(key.strip())
     except (ValueError, UnsupportedAlgorithm):
@@ -45,6 +50,8 @@ class SendgridWebhookVerifier:
     """Checks a request's signature and timestamp headers against the raw body."""
 
     def __init__(self, public_key: str, clock: Clock, max_age_seconds: int = MAX_AGE_SECONDS):
+        from sendgrid.helpers.eventwebhook import EventWebhook
+
         self._key = load_public_key(public_key)
         self._webhook = EventWebhook()
         self._clock = clock

@@ -17,14 +17,10 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx
-from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from domain.errors import UnverifiedEvent
 from ports.clock import Clock
@@ -51,7 +47,19 @@ SIGNED_FIELDS = {
     ),
 }  # fmt: skip
 OPTIONAL_FIELDS = frozenset({"Subject"})
-HASHES: dict[str, type[hashes.HashAlgorithm]] = {"1": hashes.SHA1, "2": hashes.SHA256}
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+
+def _hash_for(signature_version: str) -> type[hashes.HashAlgorithm] | None:
+    """SignatureVersion 1: SHA1withRSA, 2: SHA256withRSA."""
+    # cryptography is imported on the first message: ~9 MB a process without SNS never pays.
+    from cryptography.hazmat.primitives import hashes
+
+    versions: dict[str, type[hashes.HashAlgorithm]] = {"1": hashes.SHA1, "2": hashes.SHA256}
+    return versions.get(signature_version)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +152,7 @@ class SnsMessageVerifier:
     def _signed(self, message: Mapping[str, Any], check_age: bool = True) -> _Signed:
         """Every check but the signature's, in the order of the cheapest first."""
         canonical = string_to_sign(message)
-        algorithm = HASHES.get(str(message.get("SignatureVersion")))
+        algorithm = _hash_for(str(message.get("SignatureVersion")))
         if algorithm is None:
             raise UnverifiedEvent(f"SNS SignatureVersion {message.get('SignatureVersion')!r}")
         if message["TopicArn"] not in self._topics:
@@ -237,6 +245,9 @@ class SnsMessageVerifier:
     def _certificate_key(self, response: httpx.Response) -> rsa.RSAPublicKey:
         if response.status_code != 200 or len(response.content) > MAX_CERTIFICATE_BYTES:
             raise UnverifiedEvent(f"SNS certificate download answered {response.status_code}")
+        from cryptography import x509
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
         try:
             certificate = x509.load_pem_x509_certificate(response.content)
         except ValueError:
@@ -261,6 +272,9 @@ class _Signed:
     url: str
 
     def verified_by(self, key: rsa.RSAPublicKey) -> SnsMessage:
+        from cryptography.exceptions import InvalidSignature
+        from cryptography.hazmat.primitives.asymmetric import padding
+
         try:
             key.verify(self.signature, self.canonical, padding.PKCS1v15(), self.algorithm)
         except InvalidSignature:

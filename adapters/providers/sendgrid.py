@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
-from python_http_client.exceptions import HTTPError
-from sendgrid import SendGridAPIClient
 
 from adapters.providers.reply_to import split_reply_to
 from domain.addresses import distinct_cc
 from domain.errors import ProviderError
 from domain.model import Email, Sender
+
+if TYPE_CHECKING:
+    from python_http_client.exceptions import HTTPError
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +65,9 @@ class SendgridEmailProvider:
         self._sender = sender
         self._timeout = timeout
         self._limiter = anyio.CapacityLimiter(max_concurrency)
+        # Imported only when Sendgrid is configured: the library costs ~10 MB otherwise.
+        from sendgrid import SendGridAPIClient
+
         self._client = SendGridAPIClient(api_key=api_key, host=baseuri.rstrip("/"))
         # python_http_client logs request headers (the API key) and payloads at debug level.
         logging.getLogger("python_http_client").setLevel(logging.INFO)
@@ -72,6 +76,8 @@ class SendgridEmailProvider:
         return self._client.client.mail.send.post(request_body=body, timeout=self._timeout)
 
     async def send(self, email: Email) -> str:
+        from python_http_client.exceptions import HTTPError  # loaded with the client
+
         body = mail_body(email, self._sender)
         try:
             response = await anyio.to_thread.run_sync(self._post, body, limiter=self._limiter)

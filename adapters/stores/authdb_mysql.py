@@ -15,9 +15,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-import asyncmy
-from asyncmy.errors import Error as MysqlError
-
 from domain.errors import AccountsDbError
 from domain.model import DeliveryProblem, ProblemSubtype, ProblemType
 
@@ -53,10 +50,18 @@ class MysqlUrl:
     __str__ = __repr__
 
 
+def _mysql_error() -> type[Exception]:
+    """asyncmy's base error. asyncmy is imported when the pool is made, not with this module:
+    it loads cryptography, ~10 MB to every process that never uses this store."""
+    from asyncmy.errors import Error
+
+    return Error
+
+
 def _db_error(action: str, exc: BaseException) -> AccountsDbError:
     # Server and driver messages name the user and host, never the password; the URL is not
     # part of any message.
-    detail = exc.args[-1] if isinstance(exc, MysqlError) and exc.args else type(exc).__name__
+    detail = exc.args[-1] if isinstance(exc, _mysql_error()) and exc.args else type(exc).__name__
     return AccountsDbError(f"accounts database failed to {action}: {detail}")
 
 
@@ -81,6 +86,8 @@ class MysqlDeliveryProblemStore:
         if self._pool is None:
             async with self._pool_lock:
                 if self._pool is None:
+                    import asyncmy
+
                     self._pool = await asyncmy.create_pool(
                         minsize=0,
                         maxsize=self._poolsize,
@@ -111,8 +118,8 @@ class MysqlDeliveryProblemStore:
                 raise
             finally:
                 pool.release(conn)
-        except (MysqlError, OSError, TimeoutError) as exc:
-            if isinstance(exc, MysqlError) and exc.args and exc.args[0] == _DUPLICATE_KEY:
+        except (_mysql_error(), OSError, TimeoutError) as exc:
+            if isinstance(exc, _mysql_error()) and exc.args and exc.args[0] == _DUPLICATE_KEY:
                 raise _Duplicate from exc
             raise _db_error(action, exc) from exc
         return rows
@@ -161,7 +168,7 @@ class MysqlDeliveryProblemStore:
 def _server_error(exc: BaseException) -> bool:
     """An error the server answered with (errno below 2000): the connection is still sound."""
     return (
-        isinstance(exc, MysqlError)
+        isinstance(exc, _mysql_error())
         and bool(exc.args)
         and isinstance(exc.args[0], int)
         and (exc.args[0] < 2000)
