@@ -90,37 +90,21 @@ class Worker:
                 self.counts.log("notification worker")
 
     async def _poll(self, source: NotificationSource, stop: StopEvent) -> None:
-        """Receive the next batch while the last one is handled: one batch in hand at most.
-
-        The overlap hides a receive's round trip behind the handling and deleting of the
-        batch before it; a batch received meanwhile waits for its turn.
-        """
         backoff = self._first_backoff
-        in_hand = anyio.Semaphore(1)
-        async with anyio.create_task_group() as batches:
-            while not stop.is_set():
-                try:
-                    batch = await _receive_unless_stopped(source, stop)
-                except Exception:  # noqa: BLE001 - the loop must survive any failure
-                    QUEUE_FAILURES.labels("receive").inc()
-                    logger.exception(
-                        "receiving from %s failed: retrying in %.0f s", source.name, backoff
-                    )
-                    await _wait_for(stop, backoff)
-                    backoff = min(backoff * 2, MAX_BACKOFF)
-                    continue
-                backoff = self._first_backoff
-                if batch:
-                    await in_hand.acquire()
-                    batches.start_soon(self._handle_batch_in_hand, source, batch, in_hand)
-
-    async def _handle_batch_in_hand(
-        self, source: NotificationSource, batch: Sequence[IncomingMessage], in_hand: anyio.Semaphore
-    ) -> None:
-        try:
-            await self._handle_batch(source, batch)
-        finally:
-            in_hand.release()
+        while not stop.is_set():
+            try:
+                batch = await _receive_unless_stopped(source, stop)
+            except Exception:  # noqa: BLE001 - the loop must survive any failure
+                QUEUE_FAILURES.labels("receive").inc()
+                logger.exception(
+                    "receiving from %s failed: retrying in %.0f s", source.name, backoff
+                )
+                await _wait_for(stop, backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF)
+                continue
+            backoff = self._first_backoff
+            if batch:
+                await self._handle_batch(source, batch)
 
     async def _handle_batch(
         self, source: NotificationSource, batch: Sequence[IncomingMessage]
