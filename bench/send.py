@@ -7,12 +7,17 @@ service/bare. A benchmark: it prints, never asserts.
 
     python bench/send.py [--duration 10] [--connections 16] [--runs 3] [--provider mock]
     python bench/send.py --against ../base   # a second service from another checkout
+    python bench/send.py --workers 2          # the service also as `serve --workers 2`
     python bench/send.py --profile send.prof [--requests 3000]
 
 ``--against DIR`` also runs the service from another checkout of the project (e.g.
 ``git worktree add ../base main``), interleaved with the others in the same run, so a
 change is measured against its baseline under the same machine load: its ratio is printed
 beside the service's.
+
+``--workers N`` also runs the service as ``serve --workers N``, interleaved with the others,
+and prints its scaling factor: its throughput over the one-process service's in the same
+run (the load generator shares the machine's cores; RSS is that of all its processes).
 
 ``--profile`` runs no server: it drives the service's ASGI app in this process (same
 settings, same stores) under cProfile, writes the profile to the given file (read it with
@@ -83,11 +88,14 @@ def wrk(url: str, script: Path, connections: int, duration: int) -> dict[str, fl
     }
 
 
-def serve(bin_dir: Path, port: int, work: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+def serve(
+    bin_dir: Path, port: int, work: Path, env: dict[str, str], workers: int = 1
+) -> subprocess.Popen[bytes]:
     """``fxa-email-service serve`` with a store file of its own under ``work``."""
     work.mkdir()
     return subprocess.Popen(
-        [str(bin_dir / "fxa-email-service"), "serve", "--port", str(port)],
+        [str(bin_dir / "fxa-email-service"), "serve", "--port", str(port)]
+        + ["--workers", str(workers)],
         cwd=work,
         env={**env, "FXA_EMAIL_SQLITE_PATH": str(work / "bench.sqlite3")},
         stdout=subprocess.DEVNULL,
@@ -96,11 +104,15 @@ def serve(bin_dir: Path, port: int, work: Path, env: dict[str, str]) -> subproce
 
 
 def rss_mb(pid: int) -> float:
-    """Resident memory of a process, from /proc (Linux)."""
+    """Resident memory of a process and its children, from /proc (Linux)."""
+    total = float("nan")
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+            total = int(line.split()[1]) / 1024
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    for child in children.read_text().split() if children.exists() else ():
+        total += rss_mb(int(child))
+    return total
 
 
 def profile(env: dict[str, str], body: bytes, requests: int, out: Path) -> None:
@@ -179,6 +191,9 @@ def main() -> None:
     parser.add_argument(
         "--against", type=Path, metavar="DIR", help="also run the service from checkout DIR"
     )
+    parser.add_argument(
+        "--workers", type=int, default=1, help="also run the service with N processes"
+    )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="fxa-bench-"))
     body = json.dumps({**BODY, "provider": args.provider})
@@ -212,6 +227,10 @@ def main() -> None:
         code = str(args.against.resolve())
         against_env = {**env, "PYTHONPATH": os.pathsep.join([code, env.get("PYTHONPATH", "")])}
         servers["against"] = serve(bin_dir, ports["against"], work / "against", against_env)
+    if args.workers > 1:
+        name = f"workers{args.workers}"
+        ports[name] = free_port()
+        servers[name] = serve(bin_dir, ports[name], work / name, env, args.workers)
     try:
         for name, process in servers.items():
             wait_until_listening(ports[name], process, timeout=30)
@@ -248,6 +267,9 @@ def main() -> None:
         if name != "bare":
             ratio = medians[name]["rps"] / medians["bare"]["rps"]
             print(f"  ratio {name}/bare throughput: {ratio:.2f}x")
+    if args.workers > 1:
+        scaling = medians[f"workers{args.workers}"]["rps"] / medians["service"]["rps"]
+        print(f"  scaling factor, {args.workers} processes over 1: {scaling:.2f}x")
 
 
 if __name__ == "__main__":

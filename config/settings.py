@@ -309,6 +309,7 @@ class Settings(BaseSettings):
     env: Env = "dev"
     host: str = "127.0.0.1"
     port: int = Field(default=8001, ge=0, le=65535)
+    workers: int = Field(default=1, ge=1)  # `serve` processes sharing the port
     provider: ProviderSettings = ProviderSettings()
     sender: SenderSettings = SenderSettings()
     hmackey: SecretStr = SecretStr(DEFAULT_HMACKEY)

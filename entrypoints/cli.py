@@ -6,9 +6,13 @@ import argparse
 import atexit
 import contextlib
 import gc
+import os
+import shutil
 import signal
 import sys
-from collections.abc import Iterator, Sequence
+import tempfile
+from collections.abc import AsyncIterator, Iterator, Sequence
+from typing import Any
 
 from config.errors import ConfigError
 from config.settings import Settings, load_settings
@@ -37,7 +41,9 @@ def serve(args: argparse.Namespace) -> int:
     from config.container import build_container
     from entrypoints.http import create_app
 
-    settings = _settings({"host": args.host, "port": args.port})
+    settings = _settings({"host": args.host, "port": args.port, "workers": args.workers})
+    if settings.workers > 1:
+        return _serve_processes(settings)
     app = create_app(build_container(settings))
     config = uvicorn.Config(
         app,
@@ -57,6 +63,78 @@ def serve(args: argparse.Namespace) -> int:
     with _graceful_stop_exits_zero():
         server.run()
     return 0
+
+
+def _serve_processes(settings: Settings) -> int:
+    """``workers`` processes accepting on one socket, each with its own loop and clients.
+
+    uvicorn's supervisor starts them (replacing one that dies) and, on SIGTERM or SIGINT,
+    stops them all gracefully and waits for them. Metrics are written by every process to
+    one folder (``PROMETHEUS_MULTIPROC_DIR``, a fresh temporary one unless set) and summed
+    by whichever answers ``GET /__metrics__``.
+    """
+    import uvicorn
+    from uvicorn.supervisors.multiprocess import Multiprocess
+
+    class Supervisor(Multiprocess):
+        def terminate_all(self) -> None:
+            super().terminate_all()
+            # The processes hold the listening socket too: once they have closed theirs,
+            # new connections are refused rather than left in the supervisor's backlog.
+            for sock in self.sockets:
+                sock.close()
+
+    own_metrics_dir = None
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        own_metrics_dir = tempfile.mkdtemp(prefix="fxa-email-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = own_metrics_dir  # inherited by each process
+    config = uvicorn.Config(
+        "entrypoints.cli:process_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=30,
+    )
+    sock = config.bind_socket()
+    try:
+        Supervisor(config, sockets=[sock]).run()
+    finally:
+        sock.close()
+        if own_metrics_dir is not None:
+            shutil.rmtree(own_metrics_dir, ignore_errors=True)
+    return 0
+
+
+def process_app() -> Any:
+    """The app of one of several `serve` processes: uvicorn calls this in each of them.
+
+    It reads the same configuration as the supervisor (which has already checked it), with
+    its own logging, error reports, container and clients.
+    """
+    from config.container import build_container
+    from entrypoints.http import create_app
+
+    settings = load_settings()
+    configure_logging(settings)
+    stop_reports = configure_error_reports(settings)
+    app = create_app(build_container(settings))
+    if stop_reports is not None:
+        # uvicorn ends each process by raising the stop signal again: no atexit runs there.
+        serve_lifespan = app.router.lifespan_context
+
+        @contextlib.asynccontextmanager
+        async def lifespan(app: Any) -> AsyncIterator[Any]:
+            async with serve_lifespan(app) as state:
+                yield state
+            stop_reports()
+
+        app.router.lifespan_context = lifespan
+    gc.freeze()
+    return app
 
 
 @contextlib.contextmanager
@@ -103,6 +181,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve_parser.add_argument("--host", help="address to listen on (default: setting `host`)")
     serve_parser.add_argument(
         "--port", type=int, help="port to listen on (default: setting `port`, 8001)"
+    )
+    serve_parser.add_argument(
+        "--workers",
+        type=int,
+        help="processes serving the port, each with its own event loop (default: setting "
+        "`workers`, 1)",
     )
     serve_parser.set_defaults(run=serve)
     queues_parser = commands.add_parser(

@@ -55,12 +55,12 @@ class RunningService:
 
 
 @contextmanager
-def serve(cwd: Path, env: dict[str, str]) -> Iterator[RunningService]:
+def serve(cwd: Path, env: dict[str, str], *args: str) -> Iterator[RunningService]:
     port = free_port()
     log = cwd / f"serve-{port}.log"
     with log.open("w") as sink:
         process = subprocess.Popen(
-            [command_path(), "serve"],
+            [command_path(), "serve", *args],
             cwd=cwd,
             env={**env, "FXA_EMAIL_PORT": str(port)},
             stdout=sink,
