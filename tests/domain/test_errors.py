@@ -2,36 +2,39 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from domain import errors
 
+# Built inside each test (not at collection), so that a change to a constructor is caught.
+CASES: list[tuple[Callable[[], errors.ServiceError], int, dict[str, object]]] = [
+    (lambda: errors.InternalError("m"), 100, {}),
+    (lambda: errors.InvalidPayload("m"), 101, {}),
+    (lambda: errors.InvalidPayload("m", field="to"), 101, {"field": "to"}),
+    (lambda: errors.UnknownProvider("m", name="x"), 103, {"name": "x"}),
+    (lambda: errors.ProviderError("m", name="ses"), 104, {"name": "ses"}),
+    (lambda: errors.ComplaintLimitViolation("m", address="a"), 106, {"address": "a"}),
+    (lambda: errors.SoftBounceLimitViolation("m"), 107, {}),
+    (lambda: errors.HardBounceLimitViolation("m"), 108, {}),
+    (lambda: errors.AccountsDbError("m"), 109, {}),
+    (lambda: errors.StoreError("m"), 117, {}),
+    (lambda: errors.BodyTooLarge("m"), 121, {}),
+    (lambda: errors.UnsupportedMediaType("m"), 122, {}),
+    (lambda: errors.RouteNotFound("m"), 123, {}),
+    (lambda: errors.MethodNotAllowed("m"), 123, {}),
+    (lambda: errors.Unauthorized("m"), 124, {}),
+    (lambda: errors.RateLimited("m", retry_after=7), 125, {"retryAfter": 7}),
+    (lambda: errors.UnverifiedEvent("m"), 128, {}),
+]
 
-@pytest.mark.parametrize(
-    ("error", "errno", "extra"),
-    [
-        (errors.InternalError("m"), 100, {}),
-        (errors.InvalidPayload("m"), 101, {}),
-        (errors.InvalidPayload("m", field="to"), 101, {"field": "to"}),
-        (errors.UnknownProvider("m", name="x"), 103, {"name": "x"}),
-        (errors.ProviderError("m", name="ses"), 104, {"name": "ses"}),
-        (errors.ComplaintLimitViolation("m", address="a"), 106, {"address": "a"}),
-        (errors.SoftBounceLimitViolation("m"), 107, {}),
-        (errors.HardBounceLimitViolation("m"), 108, {}),
-        (errors.AccountsDbError("m"), 109, {}),
-        (errors.StoreError("m"), 117, {}),
-        (errors.BodyTooLarge("m"), 121, {}),
-        (errors.UnsupportedMediaType("m"), 122, {}),
-        (errors.RouteNotFound("m"), 123, {}),
-        (errors.MethodNotAllowed("m"), 123, {}),
-        (errors.Unauthorized("m"), 124, {}),
-        (errors.RateLimited("m", retry_after=7), 125, {"retryAfter": 7}),
-        (errors.UnverifiedEvent("m"), 128, {}),
-    ],
-)
+
+@pytest.mark.parametrize(("make", "errno", "extra"), CASES)
 def test_each_error_carries_its_errno_message_and_extra_fields(
-    error: errors.ServiceError, errno: int, extra: dict[str, object]
+    make: Callable[[], errors.ServiceError], errno: int, extra: dict[str, object]
 ) -> None:
+    error = make()
     assert (error.errno, error.message, str(error), error.extra) == (errno, "m", "m", extra)
 
 
