@@ -302,6 +302,9 @@ async def test_text_that_is_not_unicode_is_refused_by_field(service: Service) ->
     for field, body in bodies.items():
         raw = json.dumps(body).replace('"LONE"', '"\\ud800"').encode()  # a lone surrogate
         await service.refused(raw, field, f"{field}: not valid Unicode text")
+        # the same surrogate as raw bytes is read (as json.loads reads bytes), then refused
+        raw = json.dumps(body).replace("LONE", "\udc80").encode("utf-8", "surrogatepass")
+        await service.refused(raw, field, f"{field}: not valid Unicode text")
 
 
 async def test_an_unknown_provider_with_a_blocked_to_answers_103(service: Service) -> None:
