@@ -79,7 +79,8 @@ class EventEndpoints:
             try:
                 await self._sns.confirm(message)
             except ConnectionError as exc:
-                raise ConfirmationFailed(str(exc)) from None
+                logger.error("SNS subscription to %s not confirmed: %s", message.topic_arn, exc)
+                raise ConfirmationFailed("the subscription could not be confirmed") from None
         elif message.type == NOTIFICATION:
             try:
                 event = parse_ses(json_object(message.message, "SNS Message"))

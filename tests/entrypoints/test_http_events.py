@@ -194,6 +194,18 @@ async def test_a_subscription_is_confirmed_only_for_a_configured_topic(
     assert sns.requests["confirm"] == 1
 
 
+async def test_a_confirmation_sns_refuses_answers_500_so_sns_sends_it_again(
+    app: Service, sns: SnsDouble
+) -> None:
+    confirmation = sns.confirmation()
+    del confirmation["Signature"]
+    confirmation["SubscribeURL"] = confirmation["SubscribeURL"].replace("/?", "/gone?")
+    response = await app.sns(sns.sign(confirmation))
+    assert (response.status_code, response.json()["errno"]) == (500, 100)
+    assert response.json()["message"] == "the subscription could not be confirmed"
+    assert sns.requests["/gone"] == 1
+
+
 async def test_a_verified_sns_message_that_is_no_ses_event_answers_200(
     app: Service, sns: SnsDouble
 ) -> None:
