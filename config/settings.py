@@ -261,6 +261,12 @@ class MockSettings(Section):
 class LimitsSettings(Section):
     maxbody: int = Field(default=1024 * 1024, ge=1)
     maxrecipients: int = Field(default=50, ge=1)
+    # Every connection's bounds (docs/configuration.md): seconds, bytes and a count.
+    headertimeout: float = Field(default=10.0, gt=0)
+    bodytimeout: float = Field(default=30.0, gt=0)
+    maxheaderbytes: int = Field(default=64 * 1024, ge=1024)
+    keepalive: float = Field(default=5.0, gt=0)
+    maxconnections: int = Field(default=1000, ge=1)
 
 
 class WorkerSettings(Section):

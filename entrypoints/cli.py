@@ -39,6 +39,7 @@ def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from config.container import build_container
+    from entrypoints.connections import connection_limits, server_options
     from entrypoints.http import create_app
 
     settings = _settings({"host": args.host, "port": args.port, "workers": args.workers})
@@ -53,6 +54,7 @@ def serve(args: argparse.Namespace) -> int:
         access_log=False,
         lifespan="on",
         timeout_graceful_shutdown=30,
+        **server_options(connection_limits(settings.limits)),
     )
     server = uvicorn.Server(config)
     # Everything imported and built so far lives as long as the process: keep it out of the

@@ -18,7 +18,7 @@ from dockerflow.checks import Error, run_checks_async
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
@@ -165,6 +165,11 @@ def create_app(container: Container) -> Starlette:
             raw = await read_body(request, max_body)
             command = parse_send_request(raw, max_recipients)
             result = await send_email(command)
+        except ClientDisconnect:
+            # The client left (or the connection's body deadline ended it): nobody to answer,
+            # nothing went wrong here.
+            logger.info("client disconnected before its request body was complete")
+            return Response(status_code=408)
         except ServiceError as error:
             if http_status(error) >= 500:
                 logger.error("send failed: errno %s: %s", error.errno, error.message)

@@ -86,3 +86,24 @@ def test_sigterm_finishes_the_send_in_flight_then_exits_zero(tmp_path: Path) -> 
     assert answers[0].json()["messageId"].startswith("smtp:")
     assert len(handler.delivered) == 1 and b"finish me" in handler.delivered[0]
     assert exit_code == 0
+
+
+def test_sigterm_does_not_wait_for_a_stalled_body(tmp_path: Path) -> None:
+    # Before, a body that never arrived held the stop for uvicorn's whole 30 s grace period.
+    with serve(tmp_path, clean_env(FXA_EMAIL_ENV="test")) as service:
+        stalled = socket.create_connection(("127.0.0.1", service.port), timeout=30)
+        stalled.sendall(
+            b"POST /send HTTP/1.1\r\nHost: service\r\nContent-Type: application/json\r\n"
+            b'Content-Length: 1000\r\n\r\n{"to": '
+        )
+        # Once another request is answered, the service has read the stalled one's headers.
+        assert httpx.get(f"{service.url}/__lbheartbeat__", timeout=10).status_code == 200
+
+        service.process.send_signal(signal.SIGTERM)
+        exit_code = service.process.wait(timeout=15)
+        answer = stalled.recv(65536)
+        stalled.close()
+
+    assert exit_code == 0
+    assert answer.startswith(b"HTTP/1.1 503 ")
+    assert b'"errno": 127' in answer

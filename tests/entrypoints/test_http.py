@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator, MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -447,3 +447,44 @@ async def test_version_is_never_looked_for_beside_the_code(
         body = (await client.get("/__version__")).json()
     assert body["source"] == "fxa-email-service"
     assert body["commit"] == "unknown"
+
+
+async def test_a_client_that_leaves_mid_body_is_logged_at_info(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app = http.create_app(make_container())
+    events: Iterator[dict[str, Any]] = iter(
+        [
+            {"type": "http.request", "body": b'{"to": "foo@exa', "more_body": True},
+            {"type": "http.disconnect"},
+        ]
+    )
+    sent: list[MutableMapping[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return next(events)
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "path": "/send",
+        "raw_path": b"/send",
+        "query_string": b"",
+        "root_path": "",
+        "scheme": "http",
+        "headers": [(b"content-type", b"application/json"), (b"content-length", b"64")],
+        "client": ("127.0.0.1", 5000),
+        "server": ("127.0.0.1", 8001),
+    }
+    caplog.set_level("DEBUG")
+
+    await app(scope, receive, send)
+
+    assert [r.levelname for r in caplog.records if r.name == "entrypoints.http"] == ["INFO"]
+    assert not any(r.levelno >= 40 or r.exc_info for r in caplog.records)
+    assert not any('"errno": 100' in r.getMessage() for r in caplog.records)
