@@ -168,6 +168,7 @@ class Container(containers.DeclarativeContainer):
                 AuthDbDeliveryProblemStore,
                 baseuri=settings.provided.authdb.baseuri,
                 timeout=settings.provided.authdb.timeout,
+                clock=clock,
             ),
         ),
         mysql=providers.Singleton(
@@ -179,6 +180,7 @@ class Container(containers.DeclarativeContainer):
                 url=settings.provided.mysql.url.get_secret_value.call(),
                 poolsize=settings.provided.mysql.poolsize,
                 timeout=settings.provided.mysql.timeout,
+                clock=clock,
             ),
         ),
     )

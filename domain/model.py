@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from enum import IntEnum
+
+logger = logging.getLogger(__name__)
 
 
 class ProblemType(IntEnum):
@@ -19,8 +22,13 @@ class ProblemType(IntEnum):
 
     @classmethod
     def from_db(cls, value: int) -> ProblemType:
-        """The accounts database stores 0 for old soft bounces."""
-        return cls.SOFT_BOUNCE if value == 0 else cls(value)
+        """The accounts database stores 0 for old soft bounces; a number it should not hold
+        is logged and counted as a soft bounce, never a failure of the send."""
+        try:
+            return cls.SOFT_BOUNCE if value == 0 else cls(value)
+        except ValueError:
+            logger.warning("unknown bounceType %r in the accounts database: soft", value)
+            return cls.SOFT_BOUNCE
 
 
 _TYPE_NAMES = {

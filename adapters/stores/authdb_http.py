@@ -2,34 +2,41 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Sequence
 from typing import Any
 
 import httpx
 
+from adapters.clock import SystemClock
+from adapters.stores.recent_feedback import RecentFeedback
 from domain.errors import AccountsDbError
 from domain.model import DeliveryProblem, ProblemSubtype, ProblemType
+from ports.clock import Clock
+
+logger = logging.getLogger(__name__)
+_CONFLICT_TRIES = 5
 
 
 class AuthDbDeliveryProblemStore:
     """``GET {baseuri}emailBounces/{hex(address)}`` to check, ``POST {baseuri}emailBounces``
-    to record. The accounts database sets ``createdAt`` itself and keeps its records itself.
+    to record.
 
-    Once per feedback id, as well as this API allows: it stores no feedback id, so before
-    recording a problem that has one, the adapter reads the address's records and skips the
-    POST when one of the same type and subtype was created at or after the problem's own
-    timestamp (a record made from this notification cannot be older than the notification).
-    Limits of that:
-    - a different notification of the same type and subtype whose timestamp is not newer
-      than an existing record is skipped too (it would only add a second record of a
-      problem already on file);
-    - two workers handling the same notification at the same moment may both record it;
-    - only the 20 newest records are visible to the check.
-    Addresses are sent lower-cased. Every failure, including any non-2xx answer, raises
-    ``AccountsDbError`` (errno 109) with a message that names neither address nor URL.
+    The same record as the ``mysql`` adapter makes (docs/stores.md): the server sets
+    ``createdAt`` to its own time of recording, and a notification is recorded once per
+    feedback id and address (remembered by this process for a day). The server answers 409
+    "Record already exists" when it already holds a record of the address in that very
+    millisecond: the POST is tried again (its clock has moved on), and a 409 that persists
+    counts as recorded, never as a failure. Addresses are sent lower-cased. Every other
+    failure, including any non-2xx answer, raises ``AccountsDbError`` (errno 109) with a
+    message that names neither address nor URL.
     """
 
-    def __init__(self, baseuri: str, timeout: float = 5.0, poolsize: int = 20) -> None:
+    def __init__(
+        self, baseuri: str, timeout: float = 5.0, poolsize: int = 20, clock: Clock | None = None
+    ) -> None:
+        self._recent = RecentFeedback(clock or SystemClock())
         self._baseuri = baseuri if baseuri.endswith("/") else baseuri + "/"
         self._timeout = timeout
         self._poolsize = poolsize
@@ -48,14 +55,16 @@ class AuthDbDeliveryProblemStore:
             )
         return self._client
 
-    async def _request(self, action: str, method: str, path: str, **kwargs: Any) -> Any:
+    async def _request(
+        self, action: str, method: str, path: str, accept: tuple[int, ...] = (), **kwargs: Any
+    ) -> Any:
         try:
             response = await self._http.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
             raise AccountsDbError(
                 f"accounts database failed to {action}: {type(exc).__name__}"
             ) from exc
-        if not response.is_success:
+        if not response.is_success and response.status_code not in accept:
             raise AccountsDbError(
                 f"accounts database failed to {action}: HTTP {response.status_code}"
             )
@@ -87,24 +96,27 @@ class AuthDbDeliveryProblemStore:
         return [await self.fetch(address) for address in addresses]
 
     async def record(self, problem: DeliveryProblem) -> bool:
-        if problem.feedback_id is not None and any(
-            known.type is problem.type
-            and known.subtype is problem.subtype
-            and known.created_at >= problem.created_at
-            for known in await self.fetch(problem.address)
-        ):
+        if not self._recent.claim(problem):
             return False
-        await self._request(
-            "record a delivery problem",
-            "POST",
-            "emailBounces",
-            json={
-                "email": problem.address.lower(),
-                "bounceType": int(problem.type),
-                "bounceSubType": int(problem.subtype),
-            },
-        )
-        return True
+        body = {
+            "email": problem.address.lower(),
+            "bounceType": int(problem.type),
+            "bounceSubType": int(problem.subtype),
+        }
+        try:
+            for attempt in range(_CONFLICT_TRIES):
+                if attempt:
+                    await asyncio.sleep(0.001 * attempt)  # the server's next millisecond
+                response = await self._request(
+                    "record a delivery problem", "POST", "emailBounces", accept=(409,), json=body
+                )
+                if response.status_code != 409:
+                    return True
+            logger.info("accounts database answered 409 %d times: counted as recorded", attempt + 1)
+            return True
+        except BaseException:
+            self._recent.release(problem)
+            raise
 
     async def ping(self) -> None:
         """The accounts database server's own heartbeat, which also checks its database."""

@@ -15,10 +15,15 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from adapters.clock import SystemClock
+from adapters.stores.recent_feedback import RecentFeedback
 from domain.errors import AccountsDbError
 from domain.model import DeliveryProblem, ProblemSubtype, ProblemType
+from ports.clock import Clock
 
 _DUPLICATE_KEY = 1062
+_FREE_MILLISECOND_TRIES = 20
+_PROCEDURES = ("createEmailBounce_1", "fetchEmailBounces_1")
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -68,14 +73,20 @@ def _db_error(action: str, exc: BaseException) -> AccountsDbError:
 class MysqlDeliveryProblemStore:
     """Delivery problems in the accounts database's ``emailBounces`` table.
 
-    A problem is created with its own ``created_at`` as ``createdAt``, so the same
-    notification delivered twice hits the primary key (email, createdAt) and counts once.
-    The table has no feedback id: two different problems for one address in the same
-    millisecond also count once. Addresses are stored and looked up lower-cased. The
-    procedure returns the newest 20 records, as the accounts database always has.
+    The same record as the accounts database's own server makes (docs/stores.md):
+    ``createdAt`` is the time of recording, and a notification is recorded once per
+    feedback id and address (remembered by this process for a day). Two different problems
+    for one address in the same millisecond are both kept: the primary key is
+    (email, createdAt), so the second takes the next free millisecond. Addresses are stored
+    and looked up lower-cased. The procedure returns the newest 20 records, as the accounts
+    database always has.
     """
 
-    def __init__(self, url: str, poolsize: int = 10, timeout: float = 5.0) -> None:
+    def __init__(
+        self, url: str, poolsize: int = 10, timeout: float = 5.0, clock: Clock | None = None
+    ) -> None:
+        self._clock = clock or SystemClock()
+        self._recent = RecentFeedback(self._clock)
         self._url = MysqlUrl.parse(url)
         self._poolsize = poolsize
         self._timeout = timeout
@@ -140,23 +151,43 @@ class MysqlDeliveryProblemStore:
         return [await self.fetch(address) for address in addresses]
 
     async def record(self, problem: DeliveryProblem) -> bool:
-        try:
-            await self._call(
-                "record a delivery problem",
-                "CALL createEmailBounce_1(%s, %s, %s, %s)",
-                (
-                    problem.address.lower(),
-                    int(problem.type),
-                    int(problem.subtype),
-                    problem.created_at,
-                ),
-            )
-        except _Duplicate:
+        if not self._recent.claim(problem):
             return False
-        return True
+        created_at = self._clock.now_ms()
+        try:
+            for offset in range(_FREE_MILLISECOND_TRIES):
+                try:
+                    await self._call(
+                        "record a delivery problem",
+                        "CALL createEmailBounce_1(%s, %s, %s, %s)",
+                        (
+                            problem.address.lower(),
+                            int(problem.type),
+                            int(problem.subtype),
+                            created_at + offset,
+                        ),
+                    )
+                except _Duplicate:
+                    continue  # another problem of this address in that millisecond
+                return True
+            raise AccountsDbError(
+                "accounts database failed to record a delivery problem: no free millisecond"
+            )
+        except BaseException:
+            self._recent.release(problem)
+            raise
 
     async def ping(self) -> None:
-        await self._call("answer a ping", "SELECT 1", ())
+        """Up only when the procedures the service calls exist: ``SELECT 1`` would pass on a
+        database that cannot serve one send."""
+        rows = await self._call(
+            "answer a ping",
+            "SELECT COUNT(*) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = DATABASE()"
+            " AND ROUTINE_TYPE = 'PROCEDURE' AND ROUTINE_NAME IN (%s, %s)",
+            _PROCEDURES,
+        )
+        if not rows or int(rows[0][0]) != len(_PROCEDURES):
+            raise AccountsDbError("accounts database lacks its emailBounces procedures")
 
     async def aclose(self) -> None:
         if self._pool is not None:

@@ -29,14 +29,16 @@ MYSQL_DB = os.environ.get("FXA_TEST_MYSQL_DB", "test")
 MYSQL = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": "", "db": MYSQL_DB}
 MYSQL_URL = f"mysql://root@127.0.0.1:3306/{MYSQL_DB}"
 
+# The real table's collation: case- and accent-insensitive, in its primary key too.
 SCHEMA = [
+    "DROP TABLE IF EXISTS emailBounces",
     """CREATE TABLE IF NOT EXISTS emailBounces (
         email VARCHAR(255) NOT NULL,
         bounceType TINYINT UNSIGNED NOT NULL,
         bounceSubType TINYINT UNSIGNED NOT NULL,
         createdAt BIGINT UNSIGNED NOT NULL,
         PRIMARY KEY (email, createdAt)
-    ) ENGINE=InnoDB CHARACTER SET utf8mb4 COLLATE utf8mb4_bin""",
+    ) ENGINE=InnoDB CHARACTER SET utf8mb3 COLLATE utf8mb3_unicode_ci""",
     """CREATE OR REPLACE PROCEDURE createEmailBounce_1 (
         IN inEmail VARCHAR(255),
         IN inBounceType TINYINT UNSIGNED,
@@ -75,7 +77,7 @@ async def _connect() -> Any:
 
 
 async def reset_accounts_db() -> None:
-    """Create the table and procedures once per process, then empty the table."""
+    """Create the table (afresh) and procedures once per process, then empty the table."""
     global _schema_ready
     conn = await _connect()
     try:
@@ -96,18 +98,17 @@ def _now_ms() -> int:
 class AccountsDbHttpDouble:
     """fxa-auth-db's emailBounces routes over the same MariaDB table and procedures.
 
-    Like the real server it sets ``createdAt`` itself, from the wall clock; unlike it, the
-    value is made strictly increasing within the process, so two records posted in the same
-    millisecond never collide on the primary key and make a test flaky. A duplicate key is
-    answered 409, as fxa-auth-db answers it. ``mysql_port`` lets a test put a proxy between
-    the double and MariaDB.
+    As the real server does, it sets ``createdAt`` itself from the wall clock (``pinned_ms``
+    fixes it, for a test of two records in one millisecond), answers a duplicate key with
+    409 "Record already exists", and when its database is gone it does not answer at all:
+    a request hangs until its client gives up. ``mysql_port`` lets a test put a proxy
+    between the double and MariaDB.
     """
 
     def __init__(self, mysql_port: int = 3306) -> None:
         self._mysql: dict[str, Any] = {**MYSQL, "port": mysql_port}
         self._pool: Any = None
-        self._last_ms = 0
-        self._lock = threading.Lock()
+        self.pinned_ms: int | None = None
         self.port = free_port()
         self.baseuri = f"http://127.0.0.1:{self.port}/"
         app = Starlette(
@@ -119,7 +120,12 @@ class AccountsDbHttpDouble:
             ],
         )
         config = uvicorn.Config(
-            app, host="127.0.0.1", port=self.port, log_level="critical", loop="asyncio"
+            app,
+            host="127.0.0.1",
+            port=self.port,
+            log_level="critical",
+            loop="asyncio",
+            timeout_graceful_shutdown=1,  # requests left hanging do not hold the stop
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
@@ -147,9 +153,7 @@ class AccountsDbHttpDouble:
             await self._pool.wait_closed()
 
     def _created_at(self) -> int:
-        with self._lock:
-            self._last_ms = max(_now_ms(), self._last_ms + 1)
-            return self._last_ms
+        return _now_ms() if self.pinned_ms is None else self.pinned_ms
 
     async def _call(self, sql: str, args: tuple[Any, ...]) -> list[Any]:
         if self._pool is None:
@@ -166,7 +170,7 @@ class AccountsDbHttpDouble:
         try:
             rows = await self._call("CALL fetchEmailBounces_1(%s)", (email,))
         except (TimeoutError, asyncmy.errors.Error, OSError):
-            return _error(500, "database failed")
+            return await _hang(request)
         return JSONResponse(
             [
                 {"email": e, "bounceType": t, "bounceSubType": s, "createdAt": c}
@@ -180,21 +184,26 @@ class AccountsDbHttpDouble:
         try:
             await self._call("CALL createEmailBounce_1(%s, %s, %s, %s)", args)
         except asyncmy.errors.IntegrityError:
-            return _error(409, "Record already exists")
+            return JSONResponse(
+                {"code": 409, "errno": 101, "message": "Record already exists"}, status_code=409
+            )
         except (TimeoutError, asyncmy.errors.Error, OSError):
-            return _error(500, "database failed")
+            return await _hang(request)
         return JSONResponse({})
 
     async def _heartbeat(self, request: Request) -> JSONResponse:
         try:
             await self._call("SELECT 1", ())
         except (TimeoutError, asyncmy.errors.Error, OSError):
-            return _error(500, "database failed")
+            return await _hang(request)
         return JSONResponse({})
 
 
-def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"code": status, "message": message}, status_code=status)
+async def _hang(request: Request) -> JSONResponse:
+    """What fxa-auth-db does when its database is gone: no answer, until the client leaves."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+    return JSONResponse({}, status_code=500)  # goes nowhere: the client has left
 
 
 _shared_double: AccountsDbHttpDouble | None = None

@@ -111,7 +111,7 @@ async def mysql_problems(
     hasher: KeyHasher, clock: FakeClock, retention: int, tmp: Path
 ) -> AsyncIterator[DeliveryProblemStore]:
     await reset_accounts_db()
-    store = MysqlDeliveryProblemStore(MYSQL_URL, poolsize=4, timeout=2.0)
+    store = MysqlDeliveryProblemStore(MYSQL_URL, poolsize=4, timeout=2.0, clock=clock)
     yield store
     await store.aclose()
 
@@ -121,7 +121,7 @@ async def authdb_problems(
     hasher: KeyHasher, clock: FakeClock, retention: int, tmp: Path
 ) -> AsyncIterator[DeliveryProblemStore]:
     await reset_accounts_db()
-    store = AuthDbDeliveryProblemStore(shared_http_double().baseuri, timeout=2.0)
+    store = AuthDbDeliveryProblemStore(shared_http_double().baseuri, timeout=2.0, clock=clock)
     yield store
     await store.aclose()
 
@@ -134,7 +134,8 @@ PROBLEM_STORES: dict[str, ProblemFactory] = {
     "authdb": authdb_problems,
 }
 OWN_PROBLEM_STORES = {"memory", "sqlite", "redis"}
-SERVER_TIMESTAMPED = {"authdb"}
+# The accounts database's stores stamp a record with the time it is recorded (docs/stores.md).
+SERVER_TIMESTAMPED = {"authdb", "mysql"}
 MESSAGE_STORES: dict[str, MessageFactory] = {
     "memory": memory_messages,
     "sqlite": sqlite_messages,

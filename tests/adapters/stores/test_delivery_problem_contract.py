@@ -143,3 +143,29 @@ async def test_fetch_many_of_one_address_is_fetch(
     assert [list(h) for h in await store.fetch_many(["one@example.com"])] == [
         list(await store.fetch("one@example.com"))
     ]
+
+
+# One rule for both of the accounts database's stores (docs/stores.md): a record's createdAt
+# is the time it is recorded, a notification is recorded once per feedback id and address,
+# and a different problem is never taken for one already recorded.
+@pytest.mark.parametrize("store_backend", sorted(SERVER_TIMESTAMPED))
+async def test_accounts_db_stores_stamp_recording_time_and_keep_every_distinct_problem(
+    store_backend: str, store: Any, clock: FakeClock
+) -> None:
+    soft, full = ProblemType.SOFT_BOUNCE, ProblemSubtype.MAILBOX_FULL
+    first = problem("same@example.com", clock, soft, full, ago_seconds=3600, feedback_id="f-1")
+    assert await store.record(first) is True
+    assert await store.record(first) is False  # the same notification delivered again
+    # A different bounce of the same kind, older than the record already on file.
+    older = problem("same@example.com", clock, soft, full, ago_seconds=7200, feedback_id="f-2")
+    assert await store.record(older) is True
+    same_ms = problem("same@example.com", clock, ProblemType.COMPLAINT, ProblemSubtype.ABUSE)
+    assert await store.record(same_ms) is True
+
+    fetched = list(await store.fetch("same@example.com"))
+
+    assert sorted((p.type, p.subtype) for p in fetched) == sorted(
+        [(soft, full), (soft, full), (ProblemType.COMPLAINT, ProblemSubtype.ABUSE)]
+    )
+    assert len({p.created_at for p in fetched}) == 3
+    assert all(p.created_at >= clock.now_ms() for p in fetched)  # not the notification's time
