@@ -250,18 +250,22 @@ def openapi_json() -> bytes:
 
 
 def _as_dockerflow_check(name: str, ping: Any) -> Any:
+    """A check that names ``name`` and a generic reason; hosts, users, ports and driver
+    messages go to the log only (docs/operations.md)."""
+
     async def check() -> list[Error]:
         try:
             with anyio.fail_after(HEALTH_TIMEOUT_SECONDS):
                 await ping()
         except TimeoutError:
-            return [
-                Error(f"{name} did not answer in {HEALTH_TIMEOUT_SECONDS}s", id=f"{name}.timeout")
-            ]
+            logger.warning("heartbeat: %s did not answer in %ss", name, HEALTH_TIMEOUT_SECONDS)
+            return [Error(f"{name} did not answer in time", id=f"{name}.timeout")]
         except ServiceError as error:
-            return [Error(error.message, id=f"{name}.failed")]
-        except Exception as error:  # noqa: BLE001 - a health check reports, never raises
-            return [Error(f"{name} failed: {type(error).__name__}", id=f"{name}.failed")]
+            logger.warning("heartbeat: %s failed: %s", name, error.message)
+            return [Error(f"{name} is unavailable", id=f"{name}.failed")]
+        except Exception:  # noqa: BLE001 - a health check reports, never raises
+            logger.exception("heartbeat: %s failed unexpectedly", name)
+            return [Error(f"{name} is unavailable", id=f"{name}.failed")]
         return []
 
     return check

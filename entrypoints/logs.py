@@ -11,6 +11,19 @@ from dockerflow.logging import MozlogFormatter, request_id_context
 from config.settings import Settings
 
 LOGGER_NAME = "fxa-email-service"
+THIRD_PARTY_LOGGERS = (
+    "botocore",
+    "boto3",
+    "urllib3",
+    "s3transfer",
+    "httpx",
+    "httpcore",
+    "asyncmy",
+    "aiosmtplib",
+    "python_http_client",
+    "sendgrid",
+    "hpack",
+)
 
 
 def _drop_color_message(record: logging.LogRecord) -> bool:
@@ -38,9 +51,11 @@ def configure_logging(settings: Settings) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log.level.upper())
-    # botocore logs request bodies and headers at debug level: keep it quiet whatever the level.
-    for noisy in ("botocore", "boto3", "urllib3", "s3transfer"):
-        logging.getLogger(noisy).setLevel(max(logging.INFO, root.level))
+    # Client libraries log what they send: botocore request bodies and headers at debug,
+    # httpx every URL at info (an accounts-DB URL holds its password and the address's
+    # hex). Whatever the level, only their warnings and errors get through.
+    for library in THIRD_PARTY_LOGGERS:
+        logging.getLogger(library).setLevel(max(logging.WARNING, root.level))
 
 
 def log_effective_configuration(settings: Settings) -> None:

@@ -21,6 +21,7 @@ from tests.doubles.accountsdb import MYSQL_URL, reset_accounts_db, shared_http_d
 from tests.doubles.accountsdb_proxy import TcpProxy
 from tests.fakes import RecordingProvider
 from tests.http_app import client_for, make_container
+from tests.servers import free_port
 
 BLOCKED = "blocked@example.com"
 
@@ -153,3 +154,25 @@ async def test_authdb_outage_answers_109_then_200(
         await assert_outage_then_recovery(settings, 109, api_proxy.stop, api_proxy.start)
     finally:
         api_proxy.close()
+
+
+async def test_heartbeat_names_the_failing_check_with_a_generic_reason(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    port = free_port()  # nothing listens there
+    settings = settings_for("mysql", tmp_path)
+    settings["mysql"] = {"url": f"mysql://heartbeatuser:s3cret@127.0.0.1:{port}/fxa", "timeout": 1}
+    settings["messagedata"] = {"backend": "memory"}
+    async with service(settings) as (_, client):
+        heartbeat = await client.get("/__heartbeat__")
+
+    assert heartbeat.status_code == 500
+    body = heartbeat.json()
+    assert body["checks"]["deliveryproblems"] == "error"
+    assert body["details"]["deliveryproblems"]["messages"] == {
+        "deliveryproblems.failed": "deliveryproblems is unavailable"
+    }
+    for detail in ("127.0.0.1", str(port), "heartbeatuser", "s3cret", "Can't connect", "2003"):
+        assert detail not in heartbeat.text
+    # the details are for the operator, in the log
+    assert any("deliveryproblems" in r.getMessage() for r in caplog.records)
