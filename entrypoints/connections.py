@@ -18,6 +18,7 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from uvicorn.config import Config
@@ -61,16 +62,16 @@ def _error(status: int, reason: str, errno: int, message: str, retry_after: int 
 class BoundedHttpToolsProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with deadlines and size and connection caps."""
 
-    limits = ConnectionLimits()
-
     def __init__(
         self,
         config: Config,
         server_state: ServerState,
         app_state: dict[str, Any],
         _loop: asyncio.AbstractEventLoop | None = None,
+        limits: ConnectionLimits = ConnectionLimits(),  # noqa: B008 - frozen, shared
     ) -> None:
         super().__init__(config, server_state, app_state, _loop)
+        self.limits = limits
         # A deadline is a time on the loop's clock, checked by one sweep for all connections:
         # a timer armed and cancelled per request cost ~10 % of the bare throughput here.
         self._deadline: float | None = None
@@ -150,32 +151,14 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     def _arm(self, seconds: float, callback: Callable[[], None]) -> None:
         self._deadline = self.loop.time() + seconds
         self._on_deadline = callback
-        cls = type(self)
-        if not cls._sweeping:
-            cls._sweeping = True
-            self.loop.call_later(cls._sweep_every(), cls._sweep, self.loop, self.connections)
+        state = self.server_state
+        if not getattr(state, _SWEEPING, False):
+            setattr(state, _SWEEPING, True)  # one sweep per server, on its state
+            every = min(0.5, self.limits.header_timeout / 5, self.limits.body_timeout / 5)
+            self.loop.call_later(every, _sweep, self.loop, state, every)
 
     def _disarm(self) -> None:
         self._deadline = None
-
-    _sweeping = False
-
-    @classmethod
-    def _sweep_every(cls) -> float:
-        return min(0.5, cls.limits.header_timeout / 5, cls.limits.body_timeout / 5)
-
-    @classmethod
-    def _sweep(cls, loop: asyncio.AbstractEventLoop, connections: set[Any]) -> None:
-        now = loop.time()
-        for connection in list(connections):
-            deadline = getattr(connection, "_deadline", None)
-            if deadline is not None and now >= deadline:
-                connection._deadline = None
-                connection._on_deadline()
-        if connections:
-            loop.call_later(cls._sweep_every(), cls._sweep, loop, connections)
-        else:
-            cls._sweeping = False
 
     def _headers_too_slow(self) -> None:
         if not self._request_begun:
@@ -210,6 +193,26 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             self.transport.close()
 
 
+_SWEEPING = "_bounded_connections_sweeping"
+
+
+def _sweep(loop: asyncio.AbstractEventLoop, state: ServerState, every: float) -> None:
+    """Fire the deadlines that have passed; again in ``every`` seconds while connections
+    are open."""
+    now = loop.time()
+    for connection in list(state.connections):
+        if not isinstance(connection, BoundedHttpToolsProtocol):
+            continue
+        deadline, callback = connection._deadline, connection._on_deadline
+        if deadline is not None and now >= deadline and callback is not None:
+            connection._deadline = None
+            callback()
+    if state.connections:
+        loop.call_later(every, _sweep, loop, state, every)
+    else:
+        setattr(state, _SWEEPING, False)
+
+
 async def _at_capacity(scope: Any, receive: Any, send: Any) -> None:
     """The app a connection over ``max_connections`` gets: 503 errno 127, then close."""
     body = json.dumps(
@@ -241,6 +244,9 @@ def connection_limits(settings: LimitsSettings) -> ConnectionLimits:
 
 
 def server_options(limits: ConnectionLimits) -> dict[str, Any]:
-    """uvicorn.Config keyword arguments that bound every connection by ``limits``."""
-    protocol = type("BoundedHttpToolsProtocol", (BoundedHttpToolsProtocol,), {"limits": limits})
+    """uvicorn.Config keyword arguments that bound every connection by ``limits``.
+
+    A partial of a module-level class, so the config still pickles for worker processes.
+    """
+    protocol = partial(BoundedHttpToolsProtocol, limits=limits)
     return {"http": protocol, "timeout_keep_alive": limits.keep_alive}

@@ -4,6 +4,7 @@ on the header block, idle keep-alive connections closed, a cap on open connectio
 from __future__ import annotations
 
 import json
+import pickle
 import socket
 import threading
 from collections.abc import Iterator
@@ -164,3 +165,10 @@ def test_the_connection_over_the_limit_is_503() -> None:
                 sock.close()
     assert (status, body["code"], body["errno"]) == (503, 503, 127)
     assert headers["retry-after"] == "1" and headers["content-type"] == "application/json"
+
+
+def test_the_protocol_option_pickles_for_worker_processes() -> None:
+    # uvicorn hands its config to each worker process; a class made on the fly would not.
+    options = server_options(LIMITS)
+    protocol = pickle.loads(pickle.dumps(options["http"]))
+    assert protocol.keywords == {"limits": LIMITS}
