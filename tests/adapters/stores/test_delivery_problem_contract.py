@@ -150,7 +150,7 @@ async def test_fetch_many_of_one_address_is_fetch(
 # and a different problem is never taken for one already recorded.
 @pytest.mark.parametrize("store_backend", sorted(SERVER_TIMESTAMPED))
 async def test_accounts_db_stores_stamp_recording_time_and_keep_every_distinct_problem(
-    store_backend: str, store: Any, clock: FakeClock
+    store_backend: str, store: DeliveryProblemStore, clock: FakeClock
 ) -> None:
     soft, full = ProblemType.SOFT_BOUNCE, ProblemSubtype.MAILBOX_FULL
     first = problem("same@example.com", clock, soft, full, ago_seconds=3600, feedback_id="f-1")
