@@ -78,6 +78,8 @@ def _serve_processes(settings: Settings) -> int:
     import uvicorn
     from uvicorn.supervisors.multiprocess import Multiprocess
 
+    from entrypoints.connections import connection_limits, server_options
+
     class Supervisor(Multiprocess):
         def terminate_all(self) -> None:
             super().terminate_all()
@@ -100,6 +102,7 @@ def _serve_processes(settings: Settings) -> int:
         access_log=False,
         lifespan="on",
         timeout_graceful_shutdown=30,
+        **server_options(connection_limits(settings.limits)),
     )
     sock = config.bind_socket()
     try:

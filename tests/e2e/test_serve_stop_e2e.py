@@ -107,3 +107,18 @@ def test_sigterm_does_not_wait_for_a_stalled_body(tmp_path: Path) -> None:
     assert exit_code == 0
     assert answer.startswith(b"HTTP/1.1 503 ")
     assert b'"errno": 127' in answer
+
+
+def test_every_serve_process_bounds_its_connections(tmp_path: Path) -> None:
+    env = clean_env(
+        FXA_EMAIL_ENV="test", FXA_EMAIL_WORKERS="2", FXA_EMAIL_LIMITS_HEADERTIMEOUT="0.5"
+    )
+    with serve(tmp_path, env) as service:
+        answers = []
+        for _ in range(4):  # the kernel spreads them over both processes
+            with socket.create_connection(("127.0.0.1", service.port), timeout=30) as trickle:
+                trickle.sendall(b"POST /send HTTP/1.1\r\nHost: service\r\n")
+                answers.append(trickle.recv(65536))
+        assert service.stop() == 0
+
+    assert all(a.startswith(b"HTTP/1.1 408 ") and b'"errno": 126' in a for a in answers)
