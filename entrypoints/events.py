@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import replace
 
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -54,8 +55,10 @@ class EventEndpoints:
         sns: SnsMessageVerifier | None,
         sendgrid: SendgridWebhookVerifier | None,
         socketlabs: SocketlabsNotificationVerifier | None,
+        sender: str = "",
     ) -> None:
         self._handle = handle
+        self._sender = sender
         self._sns = sns
         self._sendgrid = sendgrid
         self._socketlabs = socketlabs
@@ -110,7 +113,7 @@ class EventEndpoints:
             except UnmappedEvent as exc:
                 unmapped.append(str(exc))
                 continue
-            await self._handle(event)
+            await self._handle(self._sent_by_us(event))
         return _unmapped("sendgrid", unmapped)
 
     async def socketlabs(self, headers: Headers, body: bytes) -> Response:
@@ -128,8 +131,15 @@ class EventEndpoints:
         except UnmappedEvent as exc:
             _unmapped("socketlabs", [str(exc)])
             return answer
-        await self._handle(event)
+        await self._handle(self._sent_by_us(event))
         return answer
+
+    def _sent_by_us(self, event: DeliveryEvent) -> DeliveryEvent:
+        """Webhook events do not say who sent the email: the service did, from its sender,
+        which the forwarded notification's ``mail.source`` names as SES's does."""
+        if event.mail.source or not self._sender:
+            return event
+        return replace(event, mail=replace(event.mail, source=self._sender))
 
 
 def _unmapped(provider: str, reasons: Sequence[str]) -> Response:

@@ -130,6 +130,7 @@ def event_routes(container: Container, max_body: int) -> list[Route]:
         container.sns_verifier(),
         container.sendgrid_verifier(),
         container.socketlabs_verifier(),
+        container.settings().sender.address,
     )
 
     def route(path: str, endpoint: EventEndpoint) -> Route:

@@ -443,7 +443,9 @@ async def test_a_signed_sendgrid_bounce_blocks_the_address_and_reaches_the_relie
         assert response.status_code == 429, response.text
         assert response.json()["errno"] == 108
 
-        [read] = app.forwarded()
+        [body] = app.moto.drain(app.queue)
+        assert json.loads(json.loads(body)["Message"])["mail"]["source"] == "accounts@example.com"
+        read = auth_server.read(body)
         assert read.notification_type == "Bounce"
         assert read.message_id == message_id
         assert read.addresses == ("bounces@example.com",)
