@@ -39,24 +39,13 @@ def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from config.container import build_container
-    from entrypoints.connections import connection_limits, server_options
     from entrypoints.http import create_app
 
     settings = _settings({"host": args.host, "port": args.port, "workers": args.workers})
     if settings.workers > 1:
         return _serve_processes(settings)
     app = create_app(build_container(settings))
-    config = uvicorn.Config(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        access_log=False,
-        lifespan="on",
-        timeout_graceful_shutdown=30,
-        **server_options(connection_limits(settings.limits)),
-    )
-    server = uvicorn.Server(config)
+    server = uvicorn.Server(_uvicorn_config(settings, app))
     # Everything imported and built so far lives as long as the process: keep it out of the
     # collector's full passes, which otherwise stall the loop (p99 27 ms -> 10 ms measured).
     gc.freeze()
@@ -67,6 +56,25 @@ def serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _uvicorn_config(settings: Settings, app: Any, **more: Any) -> Any:
+    """How `serve` runs uvicorn, in one process or several: the one place for its options."""
+    import uvicorn
+
+    from entrypoints.connections import connection_limits, server_options
+
+    return uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=30,
+        **server_options(connection_limits(settings.limits)),
+        **more,
+    )
+
+
 def _serve_processes(settings: Settings) -> int:
     """``workers`` processes accepting on one socket, each with its own loop and clients.
 
@@ -75,10 +83,7 @@ def _serve_processes(settings: Settings) -> int:
     one folder (``PROMETHEUS_MULTIPROC_DIR``, a fresh temporary one unless set) and summed
     by whichever answers ``GET /__metrics__``.
     """
-    import uvicorn
     from uvicorn.supervisors.multiprocess import Multiprocess
-
-    from entrypoints.connections import connection_limits, server_options
 
     class Supervisor(Multiprocess):
         def terminate_all(self) -> None:
@@ -92,17 +97,8 @@ def _serve_processes(settings: Settings) -> int:
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         own_metrics_dir = tempfile.mkdtemp(prefix="fxa-email-metrics-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = own_metrics_dir  # inherited by each process
-    config = uvicorn.Config(
-        "entrypoints.cli:process_app",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        log_config=None,
-        access_log=False,
-        lifespan="on",
-        timeout_graceful_shutdown=30,
-        **server_options(connection_limits(settings.limits)),
+    config = _uvicorn_config(
+        settings, "entrypoints.cli:process_app", factory=True, workers=settings.workers
     )
     sock = config.bind_socket()
     try:
