@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from aiosmtpd.controller import Controller
 
 from tests.e2e.service import clean_env, serve
@@ -43,7 +44,9 @@ class HeldHandler:
         return "250 2.0.0 OK"
 
 
-def test_sigterm_finishes_the_send_in_flight_then_exits_zero(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_sigterm_finishes_the_send_in_flight_then_exits_zero(tmp_path: Path, workers: str) -> None:
+    """With ``--workers 2`` the supervisor stops both processes; the busy one finishes."""
     handler = HeldHandler()
     controller = Controller(handler, hostname="127.0.0.1", port=free_port())
     controller.start()
@@ -55,7 +58,7 @@ def test_sigterm_finishes_the_send_in_flight_then_exits_zero(tmp_path: Path) -> 
     )
     answers: list[httpx.Response] = []
     try:
-        with serve(tmp_path, env) as service:
+        with serve(tmp_path, env, "--workers", workers) as service:
             request = threading.Thread(
                 target=lambda: answers.append(
                     httpx.post(
