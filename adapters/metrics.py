@@ -39,6 +39,11 @@ REQUEST_SECONDS = Histogram(
     buckets=_LATENCY_BUCKETS,
 )
 REFUSALS = Counter("fxa_email_refusals", "Error responses, by errno", ["errno"])
+RELIER_REQUESTS = Counter(
+    "fxa_email_relier_requests",
+    "Requests to /send by relier id (the configured ids, or - without a key) and status",
+    ["relier", "status"],
+)
 SENDS = Counter(
     "fxa_email_sends",
     "Emails handed to a provider, by outcome (sent, failed)",

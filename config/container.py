@@ -14,6 +14,9 @@ from adapters.events.sns import SnsMessageVerifier
 from adapters.events.socketlabs import SocketlabsNotificationVerifier
 from adapters.metrics import counted_sink, counted_store, timed_providers
 from adapters.queues.sqs import SqsConnection, SqsNotificationSink, SqsNotificationSource
+from adapters.ratelimits.memory import MemoryRateLimiter
+from adapters.ratelimits.redis import RedisRateLimiter
+from adapters.ratelimits.sqlite import SqliteRateLimiter
 from adapters.stores.authdb_http import AuthDbDeliveryProblemStore
 from adapters.stores.authdb_mysql import MysqlDeliveryProblemStore
 from adapters.stores.keys import KeyHasher
@@ -34,9 +37,12 @@ from config.settings import Settings
 from domain.limits import BounceLimits
 from domain.model import Sender
 from domain.notifications import HandleDeliveryEvent
+from domain.ratelimits import RateLimits
+from domain.reliers import Authenticator
 from domain.sending import SendEmail
 from ports.clock import Clock
 from ports.health import HealthCheck
+from ports.ratelimits import RateLimiter
 
 logger = logging.getLogger(__name__)
 _DAY = 86400
@@ -107,6 +113,27 @@ def _notification_sink(settings: Settings, sqs: SqsConnection) -> SqsNotificatio
     if url is None:
         return None
     return SqsNotificationSink(sqs, url, settings.aws.notificationformat)
+
+
+def _authenticator(settings: Settings) -> Authenticator:
+    auth = settings.auth
+    return Authenticator(
+        [k.to_domain() for k in auth.reliers],
+        [k.to_domain() for k in auth.admins],
+        required=auth.required,
+    )
+
+
+def _rate_limits(settings: Settings, limiter: RateLimiter, clock: Clock) -> RateLimits | None:
+    limits = settings.ratelimits
+    if not limits.enabled or (limits.relier is None and limits.recipient is None):
+        return None
+    return RateLimits(
+        limiter,
+        clock,
+        None if limits.relier is None else limits.relier.to_domain(),
+        None if limits.recipient is None else limits.recipient.to_domain(),
+    )
 
 
 class Container(containers.DeclarativeContainer):
@@ -192,6 +219,19 @@ class Container(containers.DeclarativeContainer):
         redis=providers.Singleton(RedisMessageDataStore, redis_conn, hasher, clock, ttl),
     )
 
+    # Token buckets live in the delivery-problem store's backend; the accounts database has
+    # no room for them, so with it they use the service's own SQLite file.
+    rate_limiter = providers.Selector(
+        settings.provided.deliveryproblems.backend,
+        memory=providers.Singleton(MemoryRateLimiter, hasher),
+        sqlite=providers.Singleton(SqliteRateLimiter, sqlite_db, hasher),
+        redis=providers.Singleton(RedisRateLimiter, redis_conn, hasher),
+        authdb=providers.Singleton(SqliteRateLimiter, sqlite_db, hasher),
+        mysql=providers.Singleton(SqliteRateLimiter, sqlite_db, hasher),
+    )
+    rate_limits = providers.Singleton(_rate_limits, settings, rate_limiter, clock)
+    authenticator = providers.Singleton(_authenticator, settings)
+
     # The registry (config/providers.py) builds each configured provider; tests replace the
     # mock here.
     mock_provider = providers.Singleton(PROVIDERS["mock"].build, settings, sender)
@@ -216,6 +256,7 @@ class Container(containers.DeclarativeContainer):
         # (``.provided.provider`` would name the ProvidedInstance's own attribute)
         default_provider=providers.Callable(lambda s: s.provider.default, settings),
         force_default=providers.Callable(lambda s: s.provider.forcedefault, settings),
+        rate_limits=rate_limits,
     )
 
     # The notification worker (`fxa-email-service queues`).

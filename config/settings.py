@@ -6,6 +6,7 @@ Defaults live here and only here; ``config/<env>.json``, ``./config/local.json``
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -30,9 +31,11 @@ from config.layering import LayeredJsonSource
 from config.providers import PROVIDERS
 from config.redaction import redact
 from domain.addresses import normalise_address
+from domain.buckets import TokenBucket
 from domain.errors import InvalidPayload
 from domain.limits import BounceLimits, LimitRule, parse_period
 from domain.model import ProblemType
+from domain.reliers import KeyRecord
 
 DEFAULT_HMACKEY = "YOU MUST CHANGE ME"
 Env = Literal["dev", "test", "stage", "prod"]
@@ -296,6 +299,70 @@ class SentrySettings(Section):
         return value
 
 
+class KeySettings(Section):
+    """One bearer key: whose (``id``) and its SHA-256 hex (``keyhash``), never the key."""
+
+    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
+    keyhash: SecretStr  # not the key, but no business in the logged configuration either
+    revoked: bool = False
+
+    @field_validator("keyhash")
+    @classmethod
+    def _keyhash(cls, value: SecretStr) -> SecretStr:
+        if not re.fullmatch(r"[0-9a-fA-F]{64}", value.get_secret_value()):
+            raise ValueError("not a SHA-256 hex digest (fxa-email-service keygen prints one)")
+        return SecretStr(value.get_secret_value().lower())
+
+    def to_domain(self) -> KeyRecord:
+        return KeyRecord(self.id, self.keyhash.get_secret_value(), self.revoked)
+
+
+class AuthSettings(Section):
+    """Relier and admin keys (docs/reliers.md); ``required`` is true in stage and prod."""
+
+    required: bool = False
+    reliers: list[KeySettings] = []
+    admins: list[KeySettings] = []
+
+    @model_validator(mode="after")
+    def _distinct(self) -> AuthSettings:
+        hashes = [k.keyhash.get_secret_value() for k in (*self.reliers, *self.admins)]
+        if len(set(hashes)) != len(hashes):
+            raise ValueError("the same keyhash is given twice")
+        return self
+
+
+class BucketSettings(Section):
+    """``rate`` tokens every ``per``, at most ``burst`` held (docs/reliers.md)."""
+
+    rate: int = Field(ge=1)
+    per: Period
+    burst: int = Field(ge=1)
+
+    def to_domain(self) -> TokenBucket:
+        return TokenBucket(self.rate, self.per, self.burst)
+
+
+class RelierBucketSettings(BucketSettings):
+    rate: int = Field(default=50, ge=1)
+    per: Period = parse_period("second")
+    burst: int = Field(default=100, ge=1)
+
+
+class RecipientBucketSettings(BucketSettings):
+    rate: int = Field(default=20, ge=1)
+    per: Period = parse_period("hour")
+    burst: int = Field(default=20, ge=1)
+
+
+class RateLimitSettings(Section):
+    """Token buckets per relier and per recipient address; ``null`` turns one off."""
+
+    enabled: bool = True
+    relier: RelierBucketSettings | None = RelierBucketSettings()
+    recipient: RecipientBucketSettings | None = RecipientBucketSettings()
+
+
 class LogSettings(Section):
     level: Literal["debug", "info", "warning", "error", "critical"] = "info"
     format: Literal["mozlog", "pretty"] = "mozlog"
@@ -337,6 +404,8 @@ class Settings(BaseSettings):
     log: LogSettings = LogSettings()
     sentry: SentrySettings = SentrySettings()
     versionfile: str | None = None  # the deployment's version.json; else ./version.json
+    auth: AuthSettings = AuthSettings()
+    ratelimits: RateLimitSettings = RateLimitSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -124,3 +124,13 @@ class UnverifiedEvent(ServiceError):
     """
 
     errno = 128
+
+
+class RecordsNotClearable(ServiceError):
+    """The delivery-problem backend is the accounts database, which offers no deletion."""
+
+    errno = 129
+
+    def __init__(self, message: str, backend: str) -> None:
+        super().__init__(message, backend=backend)
+        self.backend = backend

@@ -137,11 +137,15 @@ class Email:
 
 @dataclass(frozen=True, slots=True)
 class SendCommand:
-    """What a relier asked for: the email, an optional provider name and opaque metadata."""
+    """What a relier asked for: the email, an optional provider name and opaque metadata.
+
+    ``relier`` is the id of the relier's key (``-`` when no key was needed or given).
+    """
 
     email: Email
     provider: str | None = None
     metadata: str | None = None
+    relier: str = "-"
 
 
 @dataclass(frozen=True, slots=True)

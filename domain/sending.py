@@ -16,6 +16,7 @@ from domain.model import (
     SendResult,
     SkippedRecipient,
 )
+from domain.ratelimits import RateLimits
 from ports.clock import Clock
 from ports.providers import EmailProvider
 from ports.stores import DeliveryProblemStore, MessageDataStore
@@ -25,6 +26,9 @@ logger = logging.getLogger(__name__)
 
 class SendEmail:
     """Send one relier's email, in the order of work of docs/api.md.
+
+    The recipients that pass the delivery-problem limits then take their rate-limit tokens
+    (docs/reliers.md) with the relier's own, before anything is sent.
 
     Nothing is sent when anything before the send fails. Once the provider has accepted the
     email the result is success, even if storing the metadata fails (that is logged): a
@@ -40,6 +44,7 @@ class SendEmail:
         clock: Clock,
         default_provider: str,
         force_default: bool = False,
+        rate_limits: RateLimits | None = None,
     ) -> None:
         self._providers = providers
         self._problems = problems
@@ -48,6 +53,7 @@ class SendEmail:
         self._clock = clock
         self._default = default_provider
         self._force_default = force_default
+        self._rate_limits = rate_limits
 
     def provider_for(self, requested: str | None) -> EmailProvider:
         """The provider to use; UnknownProvider (103) when unknown or not configured."""
@@ -60,6 +66,10 @@ class SendEmail:
     async def __call__(self, command: SendCommand) -> SendResult:
         provider = self.provider_for(command.provider)
         email, skipped = await self._allowed_recipients(command)
+        if self._rate_limits is not None:
+            # after the delivery-problem limits: only mail about to go out takes tokens
+            email, limited = await self._rate_limits.take(command.relier, email)
+            skipped += limited
         if provider.name != "ses":
             email = without_ses_headers(email)
         provider_id = await provider.send(email)

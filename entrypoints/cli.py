@@ -169,6 +169,16 @@ def queues(args: argparse.Namespace) -> int:
     return worker.main(container)
 
 
+def keygen(args: argparse.Namespace) -> int:
+    from domain.reliers import new_key
+
+    key, keyhash = new_key()
+    print(f"key:     {key}")
+    print(f"keyhash: {keyhash}")
+    print(f'auth.reliers entry: {{"id": "{args.id}", "keyhash": "{keyhash}"}}')
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fxa-email-service",
@@ -199,6 +209,17 @@ def build_parser() -> argparse.ArgumentParser:
         "aws.sqsurls.notification. Stops cleanly on SIGTERM.",
     )
     queues_parser.set_defaults(run=queues)
+    keygen_parser = commands.add_parser(
+        "keygen",
+        help="print a new relier or admin key and its hash",
+        description="Print a new random bearer key and its SHA-256 hash. Give the key to the "
+        "relier (it sends `Authorization: Bearer <key>`); put only the hash in auth.reliers "
+        "(or auth.admins). See docs/reliers.md.",
+    )
+    keygen_parser.add_argument(
+        "--id", default="my-relier", help="the relier's id in the printed entry"
+    )
+    keygen_parser.set_defaults(run=keygen)
     return parser
 
 

@@ -6,6 +6,7 @@ import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import replace
 from http import HTTPStatus
 from importlib import metadata as importlib_metadata
 from importlib import resources
@@ -34,6 +35,7 @@ from domain.errors import (
     MethodNotAllowed,
     ProviderError,
     RateLimited,
+    RecordsNotClearable,
     RouteNotFound,
     ServiceError,
     SoftBounceLimitViolation,
@@ -46,6 +48,7 @@ from domain.errors import (
 from entrypoints.events import EventEndpoint, EventEndpoints
 from entrypoints.requests import parse_send_request
 from entrypoints.summary import RequestSummaryMiddleware, annotate
+from entrypoints.support import support_routes
 
 logger = logging.getLogger(__name__)
 HEALTH_TIMEOUT_SECONDS = 5.0
@@ -68,6 +71,7 @@ HTTP_STATUS: Mapping[int, int] = {
     Unauthorized.errno: 401,
     RateLimited.errno: 429,
     UnverifiedEvent.errno: 403,
+    RecordsNotClearable.errno: 409,
 }
 
 # Store errors carry hosts, ports and database names for the logs; callers get the errno.
@@ -95,6 +99,8 @@ def error_response(
         **error.extra,
     }
     headers = dict(headers or {})
+    if status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
     if "retryAfter" in error.extra:
         headers["Retry-After"] = str(error.extra["retryAfter"])
     annotate(errno=error.errno)
@@ -156,15 +162,18 @@ def event_routes(container: Container, max_body: int) -> list[Route]:
 def create_app(container: Container) -> Starlette:
     settings = container.settings()
     send_email = container.send_email()
+    authenticator = container.authenticator()
     max_body = settings.limits.maxbody
     max_recipients = settings.limits.maxrecipients
 
     async def send(request: Request) -> Response:
         try:
+            relier = authenticator.relier(request.headers.get("authorization"))
+            annotate(relier=relier)  # the request summary and the per-relier metric
             if not _is_json(request):
                 raise UnsupportedMediaType("content-type: expected application/json")
             raw = await read_body(request, max_body)
-            command = parse_send_request(raw, max_recipients)
+            command = replace(parse_send_request(raw, max_recipients), relier=relier)
             result = await send_email(command)
         except ClientDisconnect:
             # The client left (or the connection's body deadline ended it): nobody to answer,
@@ -230,6 +239,7 @@ def create_app(container: Container) -> Starlette:
             Route("/__version__", version, methods=["GET", "HEAD"]),
             Route("/__metrics__", metrics, methods=["GET"]),
             Route("/__openapi__", openapi, methods=["GET"]),
+            *support_routes(container),
         ],
         exception_handlers={HTTPException: not_found},
         middleware=[Middleware(RequestSummaryMiddleware)],

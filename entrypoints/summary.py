@@ -21,7 +21,7 @@ from typing import Any
 from dockerflow.logging import request_id_context
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from adapters.metrics import REFUSALS, REQUEST_SECONDS, REQUESTS
+from adapters.metrics import REFUSALS, RELIER_REQUESTS, REQUEST_SECONDS, REQUESTS
 
 logger = logging.getLogger("request.summary")
 QUIET_ROUTES = frozenset(
@@ -105,6 +105,8 @@ class RequestSummaryMiddleware:
         REQUEST_SECONDS.labels(route).observe(seconds)
         if errno is not None:
             REFUSALS.labels(str(errno)).inc()
+        if "relier" in fields:  # an authenticated caller's configured id: a bounded set
+            RELIER_REQUESTS.labels(fields["relier"], str(status)).inc()
         level = logging.DEBUG if route in QUIET_ROUTES else logging.INFO
         if logger.isEnabledFor(level):
             summary = {

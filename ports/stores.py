@@ -37,6 +37,17 @@ class DeliveryProblemStore(Protocol):
         """
         ...
 
+    async def clear(self, address: str) -> int:
+        """Delete every record of ``address`` (case-insensitive); return how many there were.
+
+        For support, to unblock an address whose mailbox was fixed (docs/reliers.md). Other
+        addresses' records are untouched, and a problem recorded again afterwards counts
+        anew, even one with a feedback id seen before the clear. A backend that cannot delete
+        (the accounts database) raises ``domain.errors.RecordsNotClearable`` naming itself,
+        having changed nothing; a failing store raises ``StoreError``.
+        """
+        ...
+
 
 class MessageDataStore(Protocol):
     """Relier metadata remembered per provider message id, for ``messagedata.ttl``."""

@@ -11,7 +11,7 @@ import httpx
 
 from adapters.clock import SystemClock
 from adapters.stores.recent_feedback import RecentFeedback
-from domain.errors import AccountsDbError
+from domain.errors import AccountsDbError, RecordsNotClearable
 from domain.model import DeliveryProblem, ProblemSubtype, ProblemType
 from ports.clock import Clock
 
@@ -117,6 +117,13 @@ class AuthDbDeliveryProblemStore:
         except BaseException:
             self._recent.release(problem)
             raise
+
+    async def clear(self, address: str) -> int:
+        """The accounts database has no procedure or endpoint that deletes records."""
+        raise RecordsNotClearable(
+            "the accounts database (authdb) offers no deletion of delivery problems",
+            backend="authdb",
+        )
 
     async def ping(self) -> None:
         """The accounts database server's own heartbeat, which also checks its database."""

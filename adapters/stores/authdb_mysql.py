@@ -17,7 +17,7 @@ from urllib.parse import unquote, urlsplit
 
 from adapters.clock import SystemClock
 from adapters.stores.recent_feedback import RecentFeedback
-from domain.errors import AccountsDbError
+from domain.errors import AccountsDbError, RecordsNotClearable
 from domain.model import DeliveryProblem, ProblemSubtype, ProblemType
 from ports.clock import Clock
 
@@ -176,6 +176,13 @@ class MysqlDeliveryProblemStore:
         except BaseException:
             self._recent.release(problem)
             raise
+
+    async def clear(self, address: str) -> int:
+        """The accounts database has no procedure or endpoint that deletes records."""
+        raise RecordsNotClearable(
+            "the accounts database (mysql) offers no deletion of delivery problems",
+            backend="mysql",
+        )
 
     async def ping(self) -> None:
         """Up only when the procedures the service calls exist: ``SELECT 1`` would pass on a

@@ -40,6 +40,9 @@ class MemoryDeliveryProblemStore:
         problems.append(problem)
         return True
 
+    async def clear(self, address: str) -> int:
+        return len(self._problems.pop(self._hasher.address(address), []))
+
 
 class MemoryMessageDataStore:
     def __init__(self, hasher: KeyHasher, clock: Clock, ttl_seconds: int) -> None:

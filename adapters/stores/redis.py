@@ -250,6 +250,22 @@ class RedisDeliveryProblemStore:
             raise _store_error(exc) from exc
         return bool(added)
 
+    async def clear(self, address: str) -> int:
+        """Deletes the sorted set and the feedback markers of the records it holds."""
+        key = self._key(address)
+        try:
+            client = self._conn.client
+            members = await client.zrange(key, 0, -1)
+            markers = [
+                f"{key}:fb:{self._hasher.message(tag[1:])}"
+                for tag in (m.split(":", 3)[-1] for m in members)
+                if tag.startswith("f")
+            ]
+            await client.delete(key, *markers)
+        except (RedisError, OSError) as exc:
+            raise _store_error(exc) from exc
+        return len(members)
+
 
 def _decode(address: str, member: str) -> DeliveryProblem:
     created, kind, subtype, tag = member.split(":", 3)

@@ -308,6 +308,16 @@ class SqliteDeliveryProblemStore:
 
         return await self._db.run(record)
 
+    async def clear(self, address: str) -> int:
+        try:
+            cursor = self._db.conn.execute(
+                "DELETE FROM delivery_problems WHERE address_key = ?",
+                (self._hasher.address(address),),
+            )
+        except sqlite3.Error as exc:
+            raise StoreError(f"sqlite store failed: {exc}") from exc
+        return cursor.rowcount
+
 
 class SqliteMessageDataStore:
     _PURGE_EVERY = 256

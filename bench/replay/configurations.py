@@ -70,6 +70,9 @@ class RecordingEveryCopy:
         copy = replace(problem, feedback_id=None, created_at=self._clock.now_ms())
         return await self._store.record(copy)
 
+    async def clear(self, address: str) -> int:
+        return await self._store.clear(address)
+
 
 # What docs/reputation.md proposes: a week's block after a first hard bounce (a year's after
 # a second, as before), and a soft-bounce back-off that grows with repeats instead of

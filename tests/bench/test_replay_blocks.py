@@ -259,6 +259,10 @@ async def test_the_original_recording_counts_every_copy_at_its_arrival() -> None
             self.recorded.append(problem)
             return True
 
+        async def clear(self, address: str) -> int:
+            cleared, self.recorded[:] = len(self.recorded), []
+            return cleared
+
     inner, clock = Store(), FakeClock(START)
     store = RecordingEveryCopy(inner, clock)
     assert await store.record(problem(START - 5000))

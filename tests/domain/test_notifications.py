@@ -232,6 +232,9 @@ class CountingStore:
         self.recorded += 1
         return await self.inner.record(problem)
 
+    async def clear(self, address: str) -> int:
+        return await self.inner.clear(address)
+
 
 async def test_thousands_of_recipients_do_not_stall_the_loop(world: World) -> None:
     recipients = tuple(f"user{i}@example.com" for i in range(5000))

@@ -130,7 +130,7 @@ async def test_a_refused_recipient_logs_429_without_the_address(logs: Lines) -> 
 async def test_an_unknown_path_is_logged_as_unmatched_never_as_written(
     client: httpx.AsyncClient, logs: Lines
 ) -> None:
-    response = await client.get(f"/problems/{ADDRESS}")
+    response = await client.get(f"/no/such/route/{ADDRESS}")
 
     assert response.status_code == 404
     fields = logs.summaries()[0]["Fields"]

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from adapters.stores.keys import KeyHasher
+from domain.errors import RecordsNotClearable
 from domain.model import DeliveryProblem, ProblemSubtype, ProblemType
 from ports.stores import DeliveryProblemStore
 from tests.adapters.stores.backends import OWN_PROBLEM_STORES, PROBLEM_STORES, SERVER_TIMESTAMPED
@@ -169,3 +170,33 @@ async def test_accounts_db_stores_stamp_recording_time_and_keep_every_distinct_p
     )
     assert len({p.created_at for p in fetched}) == 3
     assert all(p.created_at >= clock.now_ms() for p in fetched)  # not the notification's time
+
+
+@pytest.mark.parametrize("store_backend", sorted(OWN_PROBLEM_STORES))
+async def test_own_store_clears_one_address_and_counts_what_it_cleared(
+    store_backend: str, store: DeliveryProblemStore, clock: FakeClock
+) -> None:
+    await store.record(problem("Fixed@example.com", clock, feedback_id="feedback-1"))
+    await store.record(problem("fixed@example.com", clock, ProblemType.COMPLAINT, ago_seconds=5))
+    await store.record(problem("other@example.com", clock))
+
+    assert await store.clear("FIXED@example.com") == 2
+    assert list(await store.fetch("fixed@example.com")) == []
+    assert len(list(await store.fetch("other@example.com"))) == 1
+    assert await store.clear("fixed@example.com") == 0
+    # a problem recorded again after the clear counts anew, feedback id and all
+    assert await store.record(problem("fixed@example.com", clock, feedback_id="feedback-1"))
+    assert len(list(await store.fetch("fixed@example.com"))) == 1
+
+
+@pytest.mark.parametrize("store_backend", sorted(set(PROBLEM_STORES) - OWN_PROBLEM_STORES))
+async def test_accounts_database_refuses_to_clear_naming_itself_and_keeps_its_records(
+    store_backend: str, store: DeliveryProblemStore, clock: FakeClock
+) -> None:
+    await store.record(problem("kept@example.com", clock))
+
+    with pytest.raises(RecordsNotClearable) as refused:
+        await store.clear("kept@example.com")
+
+    assert (refused.value.errno, refused.value.backend) == (129, store_backend)
+    assert len(list(await store.fetch("kept@example.com"))) == 1

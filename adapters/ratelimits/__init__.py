@@ -1,0 +1,1 @@
+"""Rate limiter adapters: token buckets in memory, SQLite and Redis."""
