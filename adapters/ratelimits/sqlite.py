@@ -2,8 +2,9 @@
 
 ``BEGIN IMMEDIATE`` takes the file's write lock before reading the buckets, so two `serve`
 processes on one file never both read the same state and both take its last token. The
-transaction is a few indexed reads and writes on the event loop (see adapters/stores/sqlite.py
-for why no thread hop).
+transaction is a few indexed reads and writes, run as ``SqliteDatabase.run`` runs every
+statement: on the event loop when the file is free, in a thread that waits for the lock
+when another process holds it.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from adapters.ratelimits.keys import bucket_key
 from adapters.stores.keys import KeyHasher
 from adapters.stores.sqlite import SqliteDatabase
 from domain.buckets import Take, take_tokens
-from domain.errors import StoreError
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS rate_limits (
@@ -40,27 +40,25 @@ class SqliteRateLimiter:
     async def aclose(self) -> None:
         await self._db.aclose()
 
-    def _conn(self) -> sqlite3.Connection:
-        conn = self._db.conn
-        if not self._ready:
-            conn.execute(_SCHEMA)
-            self._ready = True
-        return conn
-
     async def take(self, takes: Sequence[Take], required: int, now_us: int) -> Sequence[int]:
         keys = [bucket_key(self._hasher, t.key) for t in takes]
-        try:
-            conn = self._conn()
+
+        def take(conn: sqlite3.Connection) -> list[int]:
+            # BEGIN IMMEDIATE either takes the write lock or fails busy having changed
+            # nothing, so SqliteDatabase.run may run this again where it can wait.
             conn.execute("BEGIN IMMEDIATE")
             try:
+                if not self._ready:
+                    conn.execute(_SCHEMA)
                 waits = self._take(conn, keys, takes, required, now_us)
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
-        except sqlite3.Error as exc:
-            raise StoreError(f"sqlite store failed: {exc}") from exc
-        return waits
+            self._ready = True
+            return waits
+
+        return await self._db.run(take)
 
     def _take(
         self,

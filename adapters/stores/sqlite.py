@@ -309,14 +309,13 @@ class SqliteDeliveryProblemStore:
         return await self._db.run(record)
 
     async def clear(self, address: str) -> int:
-        try:
-            cursor = self._db.conn.execute(
-                "DELETE FROM delivery_problems WHERE address_key = ?",
-                (self._hasher.address(address),),
-            )
-        except sqlite3.Error as exc:
-            raise StoreError(f"sqlite store failed: {exc}") from exc
-        return cursor.rowcount
+        key = self._hasher.address(address)
+
+        def clear(conn: sqlite3.Connection) -> int:
+            cursor = conn.execute("DELETE FROM delivery_problems WHERE address_key = ?", (key,))
+            return cursor.rowcount
+
+        return await self._db.run(clear)
 
 
 class SqliteMessageDataStore:
