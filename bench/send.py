@@ -9,6 +9,7 @@ service/bare. A benchmark: it prints, never asserts.
     python bench/send.py --against ../base   # a second service from another checkout
     python bench/send.py --workers 2          # the service also as `serve --workers 2`
     python bench/send.py --profile send.prof [--requests 3000]
+    python bench/send.py --auth               # the cost of relier keys and rate limits
 
 ``--against DIR`` also runs the service from another checkout of the project (e.g.
 ``git worktree add ../base main``), interleaved with the others in the same run, so a
@@ -18,6 +19,12 @@ beside the service's.
 ``--workers N`` also runs the service as ``serve --workers N``, interleaved with the others,
 and prints its scaling factor: its throughput over the one-process service's in the same
 run (the load generator shares the machine's cores; RSS is that of all its processes).
+
+``--auth`` runs the service twice, interleaved: once with neither relier keys nor rate
+limits, once with ``auth.required`` (each request carries ``Authorization: Bearer``) and
+rate limits on, their buckets too large to refuse, so every request still takes its tokens
+(the relier's and each recipient's, in the delivery-problem store's backend). It prints
+that cost as the ratio auth/noauth (docs/reliers.md).
 
 ``--profile`` runs no server: it drives the service's ASGI app in this process (same
 settings, same stores) under cProfile, writes the profile to the given file (read it with
@@ -33,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import hashlib
 import json
 import os
 import shutil
@@ -63,6 +71,7 @@ LUA = """
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.body = [[%s]]
+%s
 done = function(summary, latency, requests)
   io.write(string.format("RESULT %%d %%d %%d %%d %%d %%d\\n", summary.requests, summary.duration,
     latency:percentile(50), latency:percentile(99), summary.errors.status,
@@ -195,6 +204,11 @@ def main() -> None:
     parser.add_argument(
         "--workers", type=int, default=1, help="also run the service with N processes"
     )
+    parser.add_argument(
+        "--auth",
+        action="store_true",
+        help="also run the service with relier keys and rate limits, against one without",
+    )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="fxa-bench-"))
     body = json.dumps({**BODY, "provider": args.provider})
@@ -216,7 +230,8 @@ def main() -> None:
         raise SystemExit("wrk is needed: apt-get install wrk")
 
     script = work / "post.lua"
-    script.write_text(LUA % body)
+    script.write_text(LUA % (body, ""))
+    scripts = {}
     bin_dir = Path(sys.executable).parent
     ports = {"bare": free_port(), "service": free_port()}
     servers = {
@@ -237,16 +252,37 @@ def main() -> None:
         name = f"workers{args.workers}"
         ports[name] = free_port()
         servers[name] = serve(bin_dir, ports[name], work / name, env, args.workers)
+    if args.auth:
+        key = "bench-relier-key"
+        keyhash = hashlib.sha256(key.encode()).hexdigest()
+        ports["noauth"], ports["auth"] = free_port(), free_port()
+        servers["noauth"] = serve(
+            bin_dir,
+            ports["noauth"],
+            work / "noauth",
+            {**env, "FXA_EMAIL_RATELIMITS_ENABLED": "false"},
+        )
+        auth_env = {
+            **env,
+            "FXA_EMAIL_AUTH_REQUIRED": "true",
+            "FXA_EMAIL_AUTH_RELIERS": json.dumps([{"id": "bench", "keyhash": keyhash}]),
+            "FXA_EMAIL_RATELIMITS_ENABLED": "true",
+        }
+        servers["auth"] = serve(bin_dir, ports["auth"], work / "auth", auth_env)
+        scripts["auth"] = work / "post-auth.lua"
+        scripts["auth"].write_text(LUA % (body, f'wrk.headers["Authorization"] = "Bearer {key}"'))
     try:
         for name, process in servers.items():
             wait_until_listening(ports[name], process, timeout=30)
         results: dict[str, list[dict[str, float]]] = {name: [] for name in servers}
         for name in results:  # warm-up, not counted
-            wrk(f"http://127.0.0.1:{ports[name]}/send", script, args.connections, 2)
+            url = f"http://127.0.0.1:{ports[name]}/send"
+            wrk(url, scripts.get(name, script), args.connections, 2)
         for _ in range(args.runs):
             for name in results:
                 url = f"http://127.0.0.1:{ports[name]}/send"
-                results[name].append(wrk(url, script, args.connections, args.duration))
+                run = wrk(url, scripts.get(name, script), args.connections, args.duration)
+                results[name].append(run)
         rss = {name: rss_mb(process.pid) for name, process in servers.items()}
     finally:
         for process in servers.values():
@@ -273,6 +309,12 @@ def main() -> None:
         if name != "bare":
             ratio = medians[name]["rps"] / medians["bare"]["rps"]
             print(f"  ratio {name}/bare throughput: {ratio:.2f}x")
+    if args.auth:
+        cost = medians["auth"]["rps"] / medians["noauth"]["rps"]
+        print(
+            f"  ratio auth/noauth throughput (relier keys and rate limits): {cost:.2f}x "
+            f"({(1 - cost) * 100:+.1f} % slower)"
+        )
     if args.workers > 1:
         scaling = medians[f"workers{args.workers}"]["rps"] / medians["service"]["rps"]
         print(f"  scaling factor, {args.workers} processes over 1: {scaling:.2f}x")
