@@ -9,10 +9,10 @@ scientific notation.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
-from typing import Any
 
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 
 from adapters.ratelimits.keys import bucket_key
 from adapters.stores.keys import KeyHasher
@@ -57,7 +57,7 @@ class RedisRateLimiter:
     def __init__(self, conn: RedisConnection, hasher: KeyHasher) -> None:
         self._conn = conn
         self._hasher = hasher
-        self._script: Any = None
+        self._sha = hashlib.sha1(_TAKE.encode()).hexdigest()
 
     async def ping(self) -> None:
         await self._conn.ping()
@@ -70,11 +70,13 @@ class RedisRateLimiter:
         args: list[int] = [now_us, required]
         for t in takes:
             args += [t.bucket.interval_us, t.bucket.burst]
+        take = ("EVALSHA", self._sha, len(keys), *keys, *args)
         try:
-            client = self._conn.client
-            if self._script is None:
-                self._script = client.register_script(_TAKE)
-            waits = await self._script(keys=keys, args=args, client=client)
+            try:  # batched with the other requests' commands: one round trip for them all
+                (waits,) = await self._conn.batched(take)
+            except NoScriptError:  # a Redis that restarted or never saw it: load it, once
+                await self._conn.batched(("SCRIPT", "LOAD", _TAKE))
+                (waits,) = await self._conn.batched(take)
         except (RedisError, OSError) as exc:
             raise StoreError(f"redis store failed: {type(exc).__name__}: {exc}") from exc
         return [int(w) for w in waits]

@@ -109,9 +109,10 @@ class RedisConnection:
         """Every command written at once on one pooled connection, then every answer read
         (an error answer is returned in its place). Packed by hiredis, without redis-py's
         pipeline object, which cost more CPU than the rest of a request (~15 us a command
-        to pack alone). Both commands sent this way (ZREVRANGEBYSCORE, SET) are idempotent,
-        so a connection broken by a Redis restart is retried once on a fresh one, as
-        redis-py's own retry does."""
+        to pack alone). A connection broken by a Redis restart is retried once on a fresh
+        one, as redis-py's own retry does: harmless for ZREVRANGEBYSCORE and SET; a
+        rate-limit take sent again may take its token twice (a stricter limit for that
+        moment, never a looser one)."""
         packed = b"".join(map(pack_command, commands))
         pool = self.client.connection_pool
         for attempt in (1, 2):

@@ -166,3 +166,19 @@ async def test_sqlite_limiter_reports_a_broken_file_as_a_store_error(tmp_path: P
 
     with pytest.raises(StoreError):
         await limiter.take([relier()], 1, 0)
+
+
+async def test_redis_limiter_loads_its_script_again_after_redis_forgot_it(
+    clock: FakeClock,
+) -> None:
+    # Takes go out as EVALSHA in the requests' shared batch; a restarted Redis has no script.
+    conn = await fresh_redis()
+    try:
+        limiter = RedisRateLimiter(conn, HASHER)
+        await conn.client.script_flush()
+        first = await limiter.take([relier(burst=1)], 1, now(clock))
+        second = await limiter.take([relier(burst=1)], 1, now(clock))
+    finally:
+        await conn.aclose()
+
+    assert list(first) == [0] and list(second)[0] > 0
