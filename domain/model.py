@@ -149,6 +149,18 @@ class SendCommand:
 
 
 @dataclass(frozen=True, slots=True)
+class MessageData:
+    """What is stored with a sent email for its notifications (docs/notifications.md).
+
+    ``metadata`` is the relier's opaque string, ``relier`` the id of the authenticated
+    relier that sent it (docs/reliers.md); either is None when unknown.
+    """
+
+    metadata: str | None = None
+    relier: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class SkippedRecipient:
     address: str
     errno: int

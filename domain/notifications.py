@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from domain.events import BOUNCE, COMPLAINT, DELIVERY, DeliveryEvent
-from domain.model import DeliveryProblem, ProblemSubtype, ProblemType
+from domain.model import DeliveryProblem, MessageData, ProblemSubtype, ProblemType
 from ports.clock import Clock
 from ports.queues import NotificationSink
 from ports.stores import DeliveryProblemStore, MessageDataStore
@@ -42,8 +42,8 @@ class HandleDeliveryEvent:
        event's message in its queue, to come back later. Recording is idempotent (by the
        event's id, or without one by message id, kind and the provider's timestamp), which
        is what makes that retry safe.
-    2. Read the metadata stored for the email; it is never consumed, so every event about
-       the email carries it until it expires. A failure raises.
+    2. Read the metadata and relier id stored for the email; they are never consumed, so
+       every event about the email carries them until they expire. A failure raises.
     3. Forward ``outgoing_notification`` to the sink. A failure raises too, so the message
        stays in its queue and comes back; step 1 then records nothing twice. With no sink
        (no outgoing queue configured) nothing is forwarded.
@@ -73,8 +73,8 @@ class HandleDeliveryEvent:
                 await asyncio.sleep(0)  # let the rest of the worker run between slices
         if self._sink is None:
             return Handled(recorded, duplicates, False)
-        metadata = await self._messages.get(event.message_id)
-        await self._sink.send(outgoing_notification(event, when, metadata))
+        stored = await self._messages.get(event.message_id) or MessageData()
+        await self._sink.send(outgoing_notification(event, when, stored.metadata, stored.relier))
         return Handled(recorded, duplicates, True)
 
 
@@ -109,12 +109,13 @@ def dedup_id(event: DeliveryEvent) -> str:
 
 
 def outgoing_notification(
-    event: DeliveryEvent, when: int, metadata: str | None
+    event: DeliveryEvent, when: int, metadata: str | None, relier: str | None = None
 ) -> dict[str, object]:
     """The notification reliers read, whichever provider reported the event.
 
     SES's field names with plain-string recipients (the auth server's consumer splits each
-    address), ``metadata`` when the relier stored some: docs/notifications.md.
+    address), ``metadata`` when the relier stored some and ``relier`` when an authenticated
+    relier sent the email: docs/notifications.md.
     """
     mail = event.mail
     document: dict[str, object] = {
@@ -129,6 +130,8 @@ def outgoing_notification(
     }
     if metadata is not None:
         document["metadata"] = metadata
+    if relier is not None:
+        document["relier"] = relier
     recipients = list(event.recipients)
     subtype = event.problem_subtype
     if event.kind == BOUNCE:

@@ -1,4 +1,4 @@
-"""The SendEmail service: resolve provider -> check recipients -> send -> store metadata."""
+"""The SendEmail service: resolve provider -> check recipients -> send -> store message data."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from domain.model import (
     SkippedRecipient,
 )
 from domain.ratelimits import RateLimits
+from domain.reliers import ANONYMOUS
 from ports.clock import Clock
 from ports.providers import EmailProvider
 from ports.stores import DeliveryProblemStore, MessageDataStore
@@ -31,8 +32,9 @@ class SendEmail:
     (docs/reliers.md) with the relier's own, before anything is sent.
 
     Nothing is sent when anything before the send fails. Once the provider has accepted the
-    email the result is success, even if storing the metadata fails (that is logged): a
-    relier that saw an error would retry and send the email twice.
+    email the result is success, even if storing its message data (the metadata and an
+    authenticated relier's id) fails (that is logged): a relier that saw an error would
+    retry and send the email twice.
     """
 
     def __init__(
@@ -73,9 +75,10 @@ class SendEmail:
         if provider.name != "ses":
             email = without_ses_headers(email)
         provider_id = await provider.send(email)
-        if command.metadata is not None:
+        relier = None if command.relier == ANONYMOUS else command.relier
+        if command.metadata is not None or relier is not None:
             try:
-                await self._messages.put(provider_id, command.metadata)
+                await self._messages.put(provider_id, command.metadata, relier)
             except ServiceError:
                 logger.exception(
                     "sent %s:%s but could not store its metadata", provider.name, provider_id

@@ -1,11 +1,11 @@
-"""Store ports: delivery problems per address and metadata per message."""
+"""Store ports: delivery problems per address and message data per message."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Protocol
 
-from domain.model import DeliveryProblem
+from domain.model import DeliveryProblem, MessageData
 
 
 class DeliveryProblemStore(Protocol):
@@ -50,19 +50,22 @@ class DeliveryProblemStore(Protocol):
 
 
 class MessageDataStore(Protocol):
-    """Relier metadata remembered per provider message id, for ``messagedata.ttl``."""
+    """Relier metadata and relier id remembered per provider message id, for
+    ``messagedata.ttl``."""
 
-    async def put(self, message_id: str, metadata: str) -> None:
-        """Remember ``metadata`` for the provider's ``message_id`` for the configured TTL.
+    async def put(self, message_id: str, metadata: str | None, relier: str | None = None) -> None:
+        """Remember ``metadata`` and the sending ``relier``'s id (docs/reliers.md) for the
+        provider's ``message_id`` for the configured TTL; either may be None.
 
         Raises ``StoreError`` on failure.
         """
         ...
 
-    async def get(self, message_id: str) -> str | None:
-        """The metadata of ``message_id``; None when absent or expired.
+    async def get(self, message_id: str) -> MessageData | None:
+        """What was stored for ``message_id``; None when absent or expired.
 
-        Reading never removes it: every notification about the message carries it until the
-        TTL expires it. Raises ``StoreError`` on failure.
+        A record stored before relier ids were kept reads with ``relier`` None. Reading
+        never removes it: every notification about the message carries it until the TTL
+        expires it. Raises ``StoreError`` on failure.
         """
         ...

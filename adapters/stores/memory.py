@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from adapters.stores.keys import KeyHasher
-from domain.model import DeliveryProblem
+from domain.model import DeliveryProblem, MessageData
 from ports.clock import Clock
 
 
@@ -49,17 +49,18 @@ class MemoryMessageDataStore:
         self._hasher = hasher
         self._clock = clock
         self._ttl_ms = ttl_seconds * 1000
-        self._data: dict[str, tuple[str, int]] = {}
+        self._data: dict[str, tuple[MessageData, int]] = {}
         self._puts = 0
 
-    async def put(self, message_id: str, metadata: str) -> None:
+    async def put(self, message_id: str, metadata: str | None, relier: str | None = None) -> None:
         now = self._clock.now_ms()
         self._puts += 1
         if self._puts % 1024 == 0:  # drop what expired, now and then
             self._data = {k: v for k, v in self._data.items() if v[1] > now}
-        self._data[self._hasher.message(message_id)] = (metadata, now + self._ttl_ms)
+        entry = (MessageData(metadata, relier), now + self._ttl_ms)
+        self._data[self._hasher.message(message_id)] = entry
 
-    async def get(self, message_id: str) -> str | None:
+    async def get(self, message_id: str) -> MessageData | None:
         entry = self._data.get(self._hasher.message(message_id))
         if entry is None or entry[1] <= self._clock.now_ms():
             return None

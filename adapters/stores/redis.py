@@ -22,7 +22,7 @@ from redis.exceptions import RedisError, ResponseError
 
 from adapters.stores.keys import KeyHasher
 from domain.errors import StoreError
-from domain.model import DeliveryProblem, ProblemSubtype, ProblemType
+from domain.model import DeliveryProblem, MessageData, ProblemSubtype, ProblemType
 from ports.clock import Clock
 
 _PREFIX = "fxa-email:"
@@ -280,10 +280,12 @@ def _decode(address: str, member: str) -> DeliveryProblem:
 
 
 class RedisMessageDataStore:
-    """``SET ... PX ttl`` to store, ``GET`` to read: every notification gets the metadata.
+    """``SET ... PX ttl`` to store, ``GET`` to read: every notification gets the data.
 
-    The value is ``<expiresAt ms>:<metadata>`` so expiry also holds against the injected
-    clock; Redis's own TTL removes it.
+    The value is ``<expiresAt ms>[/<relier>][:<metadata>]`` so expiry also holds against
+    the injected clock; Redis's own TTL removes it. A relier id never holds ``/`` or ``:``
+    (docs/reliers.md), and a value written before relier ids were stored
+    (``<expiresAt ms>:<metadata>``) reads as before.
     """
 
     def __init__(
@@ -300,25 +302,28 @@ class RedisMessageDataStore:
     def _key(self, message_id: str) -> str:
         return f"{_PREFIX}mdata:{self._hasher.message(message_id)}"
 
-    async def put(self, message_id: str, metadata: str) -> None:
-        expires_at = self._clock.now_ms() + self._ttl_ms
+    async def put(self, message_id: str, metadata: str | None, relier: str | None = None) -> None:
+        value = str(self._clock.now_ms() + self._ttl_ms)
+        if relier is not None:
+            value += f"/{relier}"
+        if metadata is not None:
+            value += f":{metadata}"
         try:
-            await self._conn.batched(
-                ("SET", self._key(message_id), f"{expires_at}:{metadata}", "PX", self._ttl_ms)
-            )
+            await self._conn.batched(("SET", self._key(message_id), value, "PX", self._ttl_ms))
         except (RedisError, OSError) as exc:
             raise _store_error(exc) from exc
 
-    async def get(self, message_id: str) -> str | None:
+    async def get(self, message_id: str) -> MessageData | None:
         try:
             value = await self._conn.client.get(self._key(message_id))
         except (RedisError, OSError) as exc:
             raise _store_error(exc) from exc
         if value is None:
             return None
-        expires_at, _, metadata = value.partition(":")
-        if not expires_at.isdigit():  # not written by this service
-            raise StoreError("redis store holds an unreadable metadata record")
+        head, colon, metadata = str(value).partition(":")
+        expires_at, slash, relier = head.partition("/")
+        if not expires_at.isdigit() or (slash and not relier):  # not written by this service
+            raise StoreError("redis store holds an unreadable message data record")
         if int(expires_at) <= self._clock.now_ms():
             return None
-        return str(metadata)
+        return MessageData(metadata if colon else None, relier or None)

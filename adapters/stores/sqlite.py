@@ -27,7 +27,7 @@ import anyio
 
 from adapters.stores.keys import KeyHasher
 from domain.errors import StoreError
-from domain.model import DeliveryProblem, ProblemSubtype, ProblemType
+from domain.model import DeliveryProblem, MessageData, ProblemSubtype, ProblemType
 from ports.clock import Clock
 
 _T = TypeVar("_T")
@@ -46,13 +46,49 @@ CREATE INDEX IF NOT EXISTS delivery_problems_by_address
 CREATE INDEX IF NOT EXISTS delivery_problems_by_age ON delivery_problems (created_at);
 CREATE UNIQUE INDEX IF NOT EXISTS delivery_problems_once
     ON delivery_problems (address_key, feedback_id) WHERE feedback_id IS NOT NULL;
+"""
+_MESSAGE_DATA_TABLE = """
 CREATE TABLE IF NOT EXISTS message_data (
     key TEXT PRIMARY KEY,
-    metadata TEXT NOT NULL,
-    expires_at INTEGER NOT NULL
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS message_data_by_expiry ON message_data (expires_at);
-"""
+    metadata TEXT,
+    expires_at INTEGER NOT NULL,
+    relier TEXT
+) WITHOUT ROWID"""
+_MESSAGE_DATA_INDEX = (
+    "CREATE INDEX IF NOT EXISTS message_data_by_expiry ON message_data (expires_at)"
+)
+_SCHEMA += f"{_MESSAGE_DATA_TABLE};\n{_MESSAGE_DATA_INDEX};\n"
+
+
+# A file made before relier ids were stored: its message_data is rebuilt once, rows kept
+# (metadata was NOT NULL there and a row may now hold a relier id without metadata).
+_WITH_RELIER = (
+    "ALTER TABLE message_data RENAME TO message_data_before_relier",
+    _MESSAGE_DATA_TABLE,
+    "INSERT INTO message_data (key, metadata, expires_at)"
+    " SELECT key, metadata, expires_at FROM message_data_before_relier",
+    "DROP TABLE message_data_before_relier",  # and its index, so the new one can be made
+    _MESSAGE_DATA_INDEX,
+)
+
+
+def _has_relier_column(conn: sqlite3.Connection) -> bool:
+    return any(row[1] == "relier" for row in conn.execute("PRAGMA table_info(message_data)"))
+
+
+def _store_relier_ids(conn: sqlite3.Connection) -> None:
+    """Rebuild an older file's message_data with the relier column, in one transaction."""
+    if _has_relier_column(conn):
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if not _has_relier_column(conn):  # another process may have done it meanwhile
+            for statement in _WITH_RELIER:
+                conn.execute(statement)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
 
 
 _MAX_BATCH = 512
@@ -103,6 +139,7 @@ class SqliteDatabase:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.executescript(_SCHEMA)
+            _store_relier_ids(conn)
             conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"sqlite store {self.path} is unavailable: {exc}") from exc
@@ -333,15 +370,16 @@ class SqliteMessageDataStore:
     async def ping(self) -> None:
         await self._db.ping()
 
-    async def put(self, message_id: str, metadata: str) -> None:
+    async def put(self, message_id: str, metadata: str | None, relier: str | None = None) -> None:
         now = self._clock.now_ms()
-        row = (self._hasher.message(message_id), metadata, now + self._ttl_ms)
+        row = (self._hasher.message(message_id), metadata, relier, now + self._ttl_ms)
         self._puts += 1
         purge = self._puts % self._PURGE_EVERY == 0
 
         def put(conn: sqlite3.Connection) -> None:
             conn.execute(
-                "INSERT OR REPLACE INTO message_data (key, metadata, expires_at) VALUES (?, ?, ?)",
+                "INSERT OR REPLACE INTO message_data (key, metadata, relier, expires_at)"
+                " VALUES (?, ?, ?, ?)",
                 row,
             )
             if purge:
@@ -349,13 +387,13 @@ class SqliteMessageDataStore:
 
         await self._db.write(put)
 
-    async def get(self, message_id: str) -> str | None:
+    async def get(self, message_id: str) -> MessageData | None:
         key = self._hasher.message(message_id)
         row = await self._db.run(
             lambda conn: conn.execute(
-                "SELECT metadata, expires_at FROM message_data WHERE key = ?", (key,)
+                "SELECT metadata, relier, expires_at FROM message_data WHERE key = ?", (key,)
             ).fetchone()
         )
-        if row is None or row[1] <= self._clock.now_ms():
+        if row is None or row[2] <= self._clock.now_ms():
             return None
-        return str(row[0])
+        return MessageData(row[0], row[1])

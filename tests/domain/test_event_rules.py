@@ -9,7 +9,7 @@ from adapters.stores.keys import KeyHasher
 from adapters.stores.memory import MemoryDeliveryProblemStore, MemoryMessageDataStore
 from domain.errors import QueueError
 from domain.events import BOUNCE, DeliveryEvent, Mail
-from domain.model import ProblemSubtype, ProblemType
+from domain.model import MessageData, ProblemSubtype, ProblemType
 from domain.notifications import Handled, HandleDeliveryEvent, iso_time
 from tests.fakes import FakeClock, Faulty, faulty_messages, faulty_problems
 
@@ -71,7 +71,7 @@ async def test_a_forward_refused_twice_records_once_keeps_the_metadata_and_forwa
             await world.handle(bounce("a@example.com", event_id="feedback-1"))
     # recorded on the first attempt: the address is blocked while the forward is retried
     assert len(await world.problems.fetch("a@example.com")) == 1
-    assert await world.messages.get("m-1") == "relier metadata"
+    assert await world.messages.get("m-1") == MessageData("relier metadata")
     world.sink.fail_with = None
     handled = await world.handle(bounce("a@example.com", event_id="feedback-1"))
     assert (handled.recorded, handled.duplicates, handled.forwarded) == (0, 1, True)

@@ -14,7 +14,7 @@ from adapters.stores.keys import KeyHasher
 from adapters.stores.memory import MemoryDeliveryProblemStore, MemoryMessageDataStore
 from domain.errors import QueueError, StoreError
 from domain.events import BOUNCE, COMPLAINT, DELIVERY, DeliveryEvent, Mail
-from domain.model import DeliveryProblem, ProblemSubtype, ProblemType
+from domain.model import DeliveryProblem, MessageData, ProblemSubtype, ProblemType
 from domain.notifications import (
     FUTURE_TOLERANCE_MS,
     HandleDeliveryEvent,
@@ -169,12 +169,31 @@ async def test_metadata_is_read_never_consumed(world: World) -> None:
     world.clock.advance(3 * 86400 // 4)  # a complaint, days later, within the TTL
     await world.handle(complaint())
     assert [world.read(i).metadata for i in range(3)] == ['{"flowId": 42}'] * 3
-    assert await world.messages.get("m-1") == '{"flowId": 42}'
+    assert await world.messages.get("m-1") == MessageData('{"flowId": 42}')
 
 
 async def test_without_metadata_none_is_forwarded(world: World) -> None:
     await world.handle(bounce())
     assert "metadata" not in world.sink.sent[0]
+
+
+async def test_the_relier_id_is_forwarded_beside_the_metadata_never_consumed(
+    world: World,
+) -> None:
+    await world.messages.put("m-1", "meta", "fxa-auth")
+    await world.handle(bounce())
+    await world.handle(delivery("a@example.com"))
+    assert [(n["relier"], n["metadata"]) for n in world.sink.sent] == [("fxa-auth", "meta")] * 2
+    await world.messages.put("m-1", None, "fxa-auth")  # a relier that sent no metadata
+    await world.handle(complaint())
+    assert world.sink.sent[-1]["relier"] == "fxa-auth"
+    assert "metadata" not in world.sink.sent[-1]
+
+
+async def test_without_a_stored_relier_none_is_forwarded(world: World) -> None:
+    await world.messages.put("m-1", "meta")
+    await world.handle(bounce())
+    assert "relier" not in world.sink.sent[0]
 
 
 async def test_a_store_failure_stops_before_metadata_and_forwarding(world: World) -> None:

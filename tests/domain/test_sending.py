@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from adapters.stores.keys import KeyHasher
@@ -14,7 +16,14 @@ from domain.errors import (
     UnknownProvider,
 )
 from domain.limits import BounceLimits, LimitRule
-from domain.model import DeliveryProblem, Email, ProblemSubtype, ProblemType, SendCommand
+from domain.model import (
+    DeliveryProblem,
+    Email,
+    MessageData,
+    ProblemSubtype,
+    ProblemType,
+    SendCommand,
+)
 from domain.sending import SendEmail
 from tests.fakes import FakeClock, RecordingProvider, faulty_messages, faulty_problems
 
@@ -75,7 +84,18 @@ async def test_sends_through_default_provider_and_stores_metadata(world: World) 
 
     assert result.message_id == f"mock:{world.mock.sent[0][0]}"
     assert result.skipped == ()
-    assert await world.messages.get(world.mock.sent[0][0]) == '{"flow": 1}'
+    assert await world.messages.get(world.mock.sent[0][0]) == MessageData('{"flow": 1}')
+
+
+async def test_an_authenticated_relier_is_stored_with_the_message_data(world: World) -> None:
+    await world.send(replace(command(metadata="m"), relier="fxa-auth"))
+    await world.send(replace(command(), relier="fxa-auth"))  # no metadata, still the relier
+    await world.send(command())  # anonymous, without metadata: nothing to store
+
+    with_metadata, relier_only, anonymous = (sent[0] for sent in world.mock.sent)
+    assert await world.messages.get(with_metadata) == MessageData("m", "fxa-auth")
+    assert await world.messages.get(relier_only) == MessageData(None, "fxa-auth")
+    assert await world.messages.get(anonymous) is None
 
 
 async def test_requested_provider_is_used(world: World) -> None:

@@ -28,7 +28,7 @@ from domain.errors import (
     UnsupportedMediaType,
     UnverifiedEvent,
 )
-from domain.model import DeliveryProblem, ProblemSubtype, ProblemType
+from domain.model import DeliveryProblem, MessageData, ProblemSubtype, ProblemType
 from entrypoints import http
 from entrypoints.http import error_response
 from ports.stores import DeliveryProblemStore, MessageDataStore
@@ -87,7 +87,7 @@ async def test_valid_request_is_sent_with_metadata(service: Service) -> None:
     assert response.status_code == 200
     message_id = service.provider.sent[0][0]
     assert response.json() == {"messageId": f"mock:{message_id}"}
-    assert await service.messages.get(message_id) == "opaque"
+    assert await service.messages.get(message_id) == MessageData("opaque")
 
 
 async def test_nulls_mean_absent(service: Service) -> None:

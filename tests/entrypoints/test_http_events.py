@@ -19,6 +19,7 @@ from dependency_injector import providers
 from config.container import Container, shutdown
 from domain.errors import StoreError
 from domain.model import DeliveryProblem, ProblemSubtype, ProblemType
+from domain.reliers import hash_key
 from tests.doubles.sendgrid import SendgridDouble, SendgridEventSigner
 from tests.doubles.sns import TOPIC, SnsDouble
 from tests.doubles.tls import Certificates
@@ -450,3 +451,50 @@ async def test_a_signed_sendgrid_bounce_blocks_the_address_and_reaches_the_relie
         assert read.message_id == message_id
         assert read.addresses == ("bounces@example.com",)
         assert read.metadata == "relier metadata"
+
+
+async def test_an_authenticated_send_forwards_its_notifications_with_the_relier_id(
+    moto: MotoServer,
+    outgoing: str,
+    certificates: Certificates,
+    signer: SendgridEventSigner,
+    sendgrid_api: SendgridDouble,
+) -> None:
+    key = "relier-key-1"
+    auth = {"required": True, "reliers": [{"id": "fxa-auth", "keyhash": hash_key(key)}]}
+    async with service(
+        moto,
+        outgoing,
+        certificates,
+        signer,
+        sendgrid_url=sendgrid_api.url,
+        auth=auth,
+        ratelimits={"enabled": False},
+    ) as app:
+        request = {
+            "to": "someone@example.com",
+            "subject": "s",
+            "body": {"text": "t"},
+            "provider": "sendgrid",
+        }  # no metadata: the relier id alone is stored
+        headers = {"Authorization": f"Bearer {key}"}
+        response = await app.client.post("/send", json=request, headers=headers)
+        assert response.status_code == 200, response.text
+        message_id = response.json()["messageId"].split(":", 1)[1]
+
+        delivered = {
+            "email": "someone@example.com",
+            "timestamp": int(time.time()),
+            "event": "delivered",
+            "sg_event_id": "relier-delivered-1",
+            "sg_message_id": f"{message_id}.filter0001.16648.5515E0B88.0",
+        }
+        response = await app.sendgrid(signer, [delivered])
+        assert response.status_code == 200, response.text
+
+        [body] = app.moto.drain(app.queue)
+        notification = json.loads(json.loads(body)["Message"])
+        assert notification["relier"] == "fxa-auth"
+        assert "metadata" not in notification
+        read = auth_server.read(body)
+        assert (read.notification_type, read.message_id) == ("Delivery", message_id)

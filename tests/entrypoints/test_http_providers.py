@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from config.container import Container, shutdown
+from domain.model import MessageData
 from tests.doubles.net import refused_port
 from tests.doubles.seen import SeenEmail, normalise_text
 from tests.doubles.sendgrid import SendgridDouble
@@ -121,7 +122,7 @@ async def test_send_delivers_the_request_and_answers_the_providers_id(
         assert prefix == kind and provider_id
         assert_matches_request(backend.seen(provider_id), REQUEST)
         # Metadata is stored under the provider's own id, where a notification will look.
-        assert await container.message_data().get(provider_id) == REQUEST["metadata"]
+        assert await container.message_data().get(provider_id) == MessageData(REQUEST["metadata"])
 
 
 @pytest.mark.parametrize("kind", REAL)

@@ -14,7 +14,7 @@ import pytest
 from dependency_injector import providers
 
 from config.container import Container, shutdown
-from domain.model import DeliveryProblem, ProblemSubtype, ProblemType
+from domain.model import DeliveryProblem, MessageData, ProblemSubtype, ProblemType
 from tests.adapters.stores.backends import REDIS_PORT, REDIS_TEST_DB, fresh_redis
 from tests.conftest import PrivateRedis
 from tests.doubles.accountsdb import MYSQL_URL, reset_accounts_db, shared_http_double
@@ -82,7 +82,7 @@ async def test_recorded_problems_refuse_the_recipient_as_with_sqlite(
         assert skipped.json()["skipped"] == [{"address": BLOCKED, "errno": 108}]
         assert sent.status_code == 200, sent.text
         provider_id = sent.json()["messageId"].removeprefix("mock:")
-        assert await container.message_data().get(provider_id) == "opaque"
+        assert await container.message_data().get(provider_id) == MessageData("opaque")
 
 
 async def poll_status(client: httpx.AsyncClient, expected: int, seconds: float = 5) -> Any:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from adapters.stores.keys import KeyHasher
+from domain.model import MessageData
 from ports.stores import MessageDataStore
 from tests.adapters.stores.backends import MESSAGE_STORES
 from tests.fakes import FakeClock
@@ -41,23 +42,38 @@ async def test_absent_message_has_no_metadata(store: MessageDataStore) -> None:
 async def test_metadata_is_read_never_consumed(store: MessageDataStore) -> None:
     await store.put("message-1", '{"flowId": "abc", "ünïcode": true}')
 
-    assert await store.get("message-1") == '{"flowId": "abc", "ünïcode": true}'
-    assert await store.get("message-1") == '{"flowId": "abc", "ünïcode": true}'
+    assert await store.get("message-1") == MessageData('{"flowId": "abc", "ünïcode": true}')
+    assert await store.get("message-1") == MessageData('{"flowId": "abc", "ünïcode": true}')
 
 
 async def test_put_again_replaces(store: MessageDataStore) -> None:
     await store.put("message-2", "first")
     await store.put("message-2", "second")
 
-    assert await store.get("message-2") == "second"
+    assert await store.get("message-2") == MessageData("second")
+
+
+async def test_the_relier_id_is_stored_beside_the_metadata(
+    store: MessageDataStore, clock: FakeClock
+) -> None:
+    await store.put("both", '{"flowId": 1}', "fxa-auth")
+    await store.put("relier only", None, "fxa-auth.stage@example")
+    await store.put("metadata only", "meta")
+
+    assert await store.get("both") == MessageData('{"flowId": 1}', "fxa-auth")
+    assert await store.get("both") == MessageData('{"flowId": 1}', "fxa-auth")  # not consumed
+    assert await store.get("relier only") == MessageData(None, "fxa-auth.stage@example")
+    assert await store.get("metadata only") == MessageData("meta", None)
+    clock.advance(TTL + 1)
+    assert await store.get("both") is None
 
 
 async def test_messages_are_independent(store: MessageDataStore) -> None:
     await store.put("a", "for a")
     await store.put("b", "for b")
 
-    assert await store.get("b") == "for b"
-    assert await store.get("a") == "for a"
+    assert await store.get("b") == MessageData("for b")
+    assert await store.get("a") == MessageData("for a")
 
 
 async def test_metadata_expires_after_ttl(
@@ -74,7 +90,7 @@ async def test_metadata_read_until_the_ttl_expires_it(
 ) -> None:
     await store.put("message-4", "for every notification")
     clock.advance(TTL - 1)
-    assert await store.get("message-4") == "for every notification"
+    assert await store.get("message-4") == MessageData("for every notification")
 
     clock.advance(2)
     assert await store.get("message-4") is None
@@ -85,4 +101,4 @@ async def test_concurrent_readers_all_get_it(store: MessageDataStore) -> None:
 
     results = await asyncio.gather(*(store.get("contended") for _ in range(8)))
 
-    assert results == ["for all"] * 8
+    assert results == [MessageData("for all")] * 8

@@ -19,7 +19,7 @@ from adapters.stores.redis import (
     RedisMessageDataStore,
 )
 from domain.errors import StoreError
-from domain.model import DeliveryProblem, ProblemSubtype, ProblemType
+from domain.model import DeliveryProblem, MessageData, ProblemSubtype, ProblemType
 from tests.adapters.stores.backends import fresh_redis
 from tests.conftest import PrivateRedis
 from tests.fakes import FakeClock
@@ -71,7 +71,7 @@ async def test_outage_raises_store_error_and_the_same_adapters_recover(
     assert await problems.record(bounce("a@example.com", clock, "fb-1")) is True
     assert len(await problems.fetch("a@example.com")) == 1
     await messages.put("m-3", "again")
-    assert await messages.get("m-3") == "again"
+    assert await messages.get("m-3") == MessageData("again")
     await messages.ping()
 
 
@@ -99,7 +99,7 @@ async def test_a_frozen_server_times_out_as_store_error_then_recovers(
 
     # The frozen command may or may not have run; the store answers again.
     await eventually(put_back, 5, retry_on=(StoreError,))
-    assert await messages.get("m-2") == "back"
+    assert await messages.get("m-2") == MessageData("back")
 
 
 async def test_readers_on_separate_clients_all_get_the_metadata() -> None:
@@ -111,7 +111,7 @@ async def test_readers_on_separate_clients_all_get_the_metadata() -> None:
             await stores[0].put(f"raced-{n}", f"meta {n}")
         for n in range(30):
             results = await asyncio.gather(*(s.get(f"raced-{n}") for s in stores))
-            assert results == [f"meta {n}"] * len(stores)
+            assert results == [MessageData(f"meta {n}")] * len(stores)
     finally:
         for conn in conns:
             await conn.aclose()
@@ -219,7 +219,9 @@ async def test_concurrent_requests_share_round_trips(monkeypatch: pytest.MonkeyP
 
         assert found == [1 if n == 3 else 0 for n in range(20)]
         assert len(taken) < 20  # 40 commands in far fewer round trips
-        assert [await messages.get(f"m{n}") for n in range(20)] == [f"meta {n}" for n in range(20)]
+        assert [await messages.get(f"m{n}") for n in range(20)] == [
+            MessageData(f"meta {n}") for n in range(20)
+        ]
     finally:
         await conn.aclose()
 
@@ -241,6 +243,23 @@ async def test_a_failing_command_fails_only_its_caller() -> None:
 
         assert isinstance(results[0], StoreError)
         assert results[1] == [[]] and results[2] is None
-        assert await messages.get("m") == "kept"
+        assert await messages.get("m") == MessageData("kept")
+    finally:
+        await conn.aclose()
+
+
+async def test_a_value_stored_before_relier_ids_reads_as_before() -> None:
+    clock = FakeClock()
+    conn = await fresh_redis()
+    try:
+        store = RedisMessageDataStore(conn, HASHER, clock, 3600)
+        await store.put("new", None, "fxa-auth")
+        [key] = [key async for key in conn.client.scan_iter()]
+        expires_at = clock.now_ms() + 3_600_000
+        await conn.client.set(key, f"{expires_at}:old: meta/with:colons", px=3_600_000)
+
+        assert await store.get("new") == MessageData("old: meta/with:colons", None)
+        clock.advance(3601)
+        assert await store.get("new") is None
     finally:
         await conn.aclose()

@@ -18,7 +18,7 @@ from adapters.stores.sqlite import (
     SqliteMessageDataStore,
 )
 from domain.errors import StoreError
-from domain.model import DeliveryProblem, ProblemSubtype, ProblemType
+from domain.model import DeliveryProblem, MessageData, ProblemSubtype, ProblemType
 from tests.fakes import FakeClock
 from tests.waiting import eventually
 
@@ -32,7 +32,7 @@ def _read_all(path: str, count: int, results: multiprocessing.Queue) -> None:  #
         db = SqliteDatabase(path)
         store = SqliteMessageDataStore(db, KeyHasher("k"), FakeClock(), YEAR)
         got = [await store.get(f"m{i}") for i in range(count)]
-        results.put([g for g in got if g is not None])
+        results.put([g.metadata for g in got if g is not None])
         await db.aclose()
 
     asyncio.run(run())
@@ -107,7 +107,7 @@ async def test_a_lock_held_elsewhere_neither_stalls_the_loop_nor_drops_a_write(
         await put
         group.cancel_scope.cancel()
 
-    assert await store.get("m1") == "kept"
+    assert await store.get("m1") == MessageData("kept")
     holder.close()
     await db.aclose()
 
@@ -149,7 +149,9 @@ async def test_concurrent_metadata_writes_share_commits_and_all_land(
     await asyncio.gather(*(store.put(f"m{i}", f"meta {i}") for i in range(50)))
 
     assert sum(batches) == 50 and len(batches) < 50  # group commits
-    assert [await store.get(f"m{i}") for i in range(50)] == [f"meta {i}" for i in range(50)]
+    assert [await store.get(f"m{i}") for i in range(50)] == [
+        MessageData(f"meta {i}") for i in range(50)
+    ]
     await db.aclose()
 
 
@@ -169,7 +171,10 @@ async def test_a_failed_metadata_commit_raises_store_error_and_later_writes_reco
     other.execute("ALTER TABLE moved_away RENAME TO message_data")
     other.close()
     await store.put("after", "z")
-    assert (await store.get("before"), await store.get("after")) == ("x", "z")
+    assert (await store.get("before"), await store.get("after")) == (
+        MessageData("x"),
+        MessageData("z"),
+    )
     await db.aclose()
 
 
@@ -185,5 +190,34 @@ async def test_closing_commits_the_writes_in_flight(tmp_path: Path) -> None:
 
     reopened = SqliteDatabase(path)
     again = SqliteMessageDataStore(reopened, KeyHasher("k"), FakeClock(), YEAR)
-    assert [await again.get(f"m{i}") for i in range(20)] == ["kept"] * 20
+    assert [await again.get(f"m{i}") for i in range(20)] == [MessageData("kept")] * 20
     await reopened.aclose()
+
+
+async def test_a_file_made_before_relier_ids_keeps_its_records_and_stores_them(
+    tmp_path: Path,
+) -> None:
+    path = str(tmp_path / "old.sqlite3")
+    hasher, clock = KeyHasher("k"), FakeClock()
+    old = sqlite3.connect(path)
+    old.executescript(
+        """
+        CREATE TABLE message_data (
+            key TEXT PRIMARY KEY, metadata TEXT NOT NULL, expires_at INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        CREATE INDEX message_data_by_expiry ON message_data (expires_at);
+        """
+    )
+    expires_at = clock.now_ms() + YEAR * 1000
+    old.execute(
+        "INSERT INTO message_data VALUES (?, ?, ?)", (hasher.message("m"), "old", expires_at)
+    )
+    old.commit()
+    old.close()
+
+    db = SqliteDatabase(path)
+    store = SqliteMessageDataStore(db, hasher, clock, YEAR)
+    assert await store.get("m") == MessageData("old", None)
+    await store.put("n", None, "fxa-auth")
+    assert await store.get("n") == MessageData(None, "fxa-auth")
+    await db.aclose()
