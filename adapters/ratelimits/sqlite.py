@@ -1,10 +1,11 @@
-"""Token buckets in the shared SQLite file: one IMMEDIATE transaction per take.
+"""Token buckets in the shared SQLite file, taken in the database's writer transaction.
 
-``BEGIN IMMEDIATE`` takes the file's write lock before reading the buckets, so two `serve`
-processes on one file never both read the same state and both take its last token. The
-transaction is a few indexed reads and writes, run as ``SqliteDatabase.run`` runs every
-statement: on the event loop when the file is free, in a thread that waits for the lock
-when another process holds it.
+Each take is handed to ``SqliteDatabase.write``: the writer thread runs every write that
+arrived meanwhile (other takes, metadata) in one ``BEGIN IMMEDIATE`` transaction, which holds
+the file's write lock before the buckets are read, so two `serve` processes on one file never
+both read the same state and both take its last token. Taking on the event loop instead
+contended with that writer for the lock on every request (measured with
+``bench/send.py --auth``: docs/performance.md).
 """
 
 from __future__ import annotations
@@ -42,23 +43,18 @@ class SqliteRateLimiter:
 
     async def take(self, takes: Sequence[Take], required: int, now_us: int) -> Sequence[int]:
         keys = [bucket_key(self._hasher, t.key) for t in takes]
+        waits: list[int] = []
+        ready = self._ready
 
-        def take(conn: sqlite3.Connection) -> list[int]:
-            # BEGIN IMMEDIATE either takes the write lock or fails busy having changed
-            # nothing, so SqliteDatabase.run may run this again where it can wait.
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                if not self._ready:
-                    conn.execute(_SCHEMA)
-                waits = self._take(conn, keys, takes, required, now_us)
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            self._ready = True
-            return waits
+        def take(conn: sqlite3.Connection) -> None:
+            # Runs inside the writer's transaction, after the takes handed over before it.
+            if not ready:
+                conn.execute(_SCHEMA)
+            waits[:] = self._take(conn, keys, takes, required, now_us)
 
-        return await self._db.run(take)
+        await self._db.write(take)  # raises StoreError when the transaction failed
+        self._ready = True
+        return waits
 
     def _take(
         self,
