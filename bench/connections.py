@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -19,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.send import BODY, LUA, wrk  # noqa: E402
+from bench.send import BODY, LUA, interleave, medians  # noqa: E402
 from tests.servers import free_port, wait_until_listening  # noqa: E402
 
 SERVER = """
@@ -41,7 +40,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         script = Path(tmp) / "post.lua"
-        script.write_text(LUA % json.dumps(BODY))
+        script.write_text(LUA % (json.dumps(BODY), ""))
         ports = {"stock": free_port(), "bounded": free_port()}
         servers = {
             name: subprocess.Popen([sys.executable, "-c", SERVER, str(port), name], cwd=ROOT)
@@ -50,13 +49,8 @@ def main() -> None:
         try:
             for name, process in servers.items():
                 wait_until_listening(ports[name], process, timeout=30)
-            results: dict[str, list[dict[str, float]]] = {name: [] for name in ports}
-            for name in ports:  # warm-up, not counted
-                wrk(f"http://127.0.0.1:{ports[name]}/send", script, args.connections, 2)
-            for _ in range(args.runs):
-                for name in ports:
-                    url = f"http://127.0.0.1:{ports[name]}/send"
-                    results[name].append(wrk(url, script, args.connections, args.duration))
+            urls = {name: f"http://127.0.0.1:{port}/send" for name, port in ports.items()}
+            results = interleave(urls, {}, script, args.connections, args.runs, args.duration)
         finally:
             for process in servers.values():
                 process.terminate()
@@ -66,15 +60,13 @@ def main() -> None:
         f"bare POST /send, {args.connections} connections, {args.runs} x {args.duration}s "
         "per protocol (medians)"
     )
-    medians = {}
-    for name, runs in results.items():
-        medians[name] = {key: statistics.median(r[key] for r in runs) for key in runs[0]}
-        m = medians[name]
+    figures = medians(results)
+    for name, m in figures.items():
         print(
             f"  {name:8} {m['rps']:9.0f} req/s   p50 {m['p50_ms']:6.2f} ms   "
             f"p99 {m['p99_ms']:6.2f} ms   non-2xx {m['non2xx']:.0f}"
         )
-    ratio = medians["bounded"]["rps"] / medians["stock"]["rps"]
+    ratio = figures["bounded"]["rps"] / figures["stock"]["rps"]
     print(f"  ratio bounded/stock throughput: {ratio:.3f}x")
 
 

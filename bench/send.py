@@ -98,6 +98,32 @@ def wrk(url: str, script: Path, connections: int, duration: int) -> dict[str, fl
     }
 
 
+def interleave(
+    urls: dict[str, str],
+    scripts: dict[str, Path],
+    default: Path,
+    connections: int,
+    runs: int,
+    duration: int,
+) -> dict[str, list[dict[str, float]]]:
+    """A 2 s warm-up of each target, then ``runs`` rounds of ``duration`` s, one target after
+    the other in each round, so every target meets the same machine load."""
+    for name, url in urls.items():  # warm-up, not counted
+        wrk(url, scripts.get(name, default), connections, 2)
+    results: dict[str, list[dict[str, float]]] = {name: [] for name in urls}
+    for _ in range(runs):
+        for name, url in urls.items():
+            results[name].append(wrk(url, scripts.get(name, default), connections, duration))
+    return results
+
+
+def medians(results: dict[str, list[dict[str, float]]]) -> dict[str, dict[str, float]]:
+    return {
+        name: {key: statistics.median(r[key] for r in runs) for key in runs[0]}
+        for name, runs in results.items()
+    }
+
+
 def serve(
     bin_dir: Path, port: int, work: Path, env: dict[str, str], workers: int = 1
 ) -> subprocess.Popen[bytes]:
@@ -274,15 +300,8 @@ def main() -> None:
     try:
         for name, process in servers.items():
             wait_until_listening(ports[name], process, timeout=30)
-        results: dict[str, list[dict[str, float]]] = {name: [] for name in servers}
-        for name in results:  # warm-up, not counted
-            url = f"http://127.0.0.1:{ports[name]}/send"
-            wrk(url, scripts.get(name, script), args.connections, 2)
-        for _ in range(args.runs):
-            for name in results:
-                url = f"http://127.0.0.1:{ports[name]}/send"
-                run = wrk(url, scripts.get(name, script), args.connections, args.duration)
-                results[name].append(run)
+        urls = {name: f"http://127.0.0.1:{ports[name]}/send" for name in servers}
+        results = interleave(urls, scripts, script, args.connections, args.runs, args.duration)
         rss = {name: rss_mb(process.pid) for name, process in servers.items()}
     finally:
         for process in servers.values():
@@ -296,27 +315,25 @@ def main() -> None:
         f"messagedata="
         f"{env.get('FXA_EMAIL_MESSAGEDATA_BACKEND', 'sqlite')} (medians)"
     )
-    medians = {}
-    for name, runs in results.items():
-        medians[name] = {key: statistics.median(r[key] for r in runs) for key in runs[0]}
-        m = medians[name]
+    figures = medians(results)
+    for name, m in figures.items():
         print(
             f"  {name:8} {m['rps']:9.0f} req/s   p50 {m['p50_ms']:6.2f} ms   "
             f"p99 {m['p99_ms']:6.2f} ms   non-2xx {m['non2xx']:.0f}   "
             f"socket errors {m['socket_errors']:.0f}   RSS {rss[name]:5.1f} MB"
         )
-    for name in medians:
+    for name in figures:
         if name != "bare":
-            ratio = medians[name]["rps"] / medians["bare"]["rps"]
+            ratio = figures[name]["rps"] / figures["bare"]["rps"]
             print(f"  ratio {name}/bare throughput: {ratio:.2f}x")
     if args.auth:
-        cost = medians["auth"]["rps"] / medians["noauth"]["rps"]
+        cost = figures["auth"]["rps"] / figures["noauth"]["rps"]
         print(
             f"  ratio auth/noauth throughput (relier keys and rate limits): {cost:.2f}x "
             f"({(1 - cost) * 100:+.1f} % slower)"
         )
     if args.workers > 1:
-        scaling = medians[f"workers{args.workers}"]["rps"] / medians["service"]["rps"]
+        scaling = figures[f"workers{args.workers}"]["rps"] / figures["service"]["rps"]
         print(f"  scaling factor, {args.workers} processes over 1: {scaling:.2f}x")
 
 
