@@ -7,10 +7,13 @@ holds the lock (SQLITE_BUSY) is the statement run again in a worker thread, on a
 of that thread that waits up to ``sqlite.busytimeout`` for the lock, so the loop never
 waits on a lock and a write is not lost for one (docs/operations.md).
 
-The metadata written after each send goes to one writer thread instead: a commit costs
-~80 us of waiting on the file, more under disk contention, which the loop would spend
-stalled. The writer commits every write that arrived meanwhile in one transaction (group
-commit); each caller still awaits its own write's outcome (docs/performance.md).
+Writes (the metadata stored after each send, rate-limit takes) are group commits: every
+write of one loop iteration runs in one ``BEGIN IMMEDIATE`` transaction on the loop's
+connection, which costs far less than a thread hand-over per write (the GIL traffic of a
+writer thread cost more than the commits). The loop's connection never checkpoints the WAL
+(a checkpoint waits on the disk): the writer thread does, every few hundred commits. When
+the file is locked by the other process, the batch goes to the writer thread instead, which
+waits for the lock; each caller still awaits its own write's outcome (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -92,6 +95,11 @@ def _store_relier_ids(conn: sqlite3.Connection) -> None:
 
 
 _MAX_BATCH = 512
+# The loop's connection never checkpoints (it would wait on the disk); the writer thread
+# does, after this many of the loop's transactions (a commit writes a few pages: ~1000
+# pages, SQLite's own auto-checkpoint size, or fewer).
+_CHECKPOINT_EVERY = 256
+_BUSY_ON_LOOP = "the file is locked"  # compared by identity: nothing was done
 _Write = tuple[Callable[[sqlite3.Connection], object], "asyncio.Future[None]"]
 
 
@@ -126,8 +134,10 @@ class SqliteDatabase:
         self._local = threading.local()
         self._thread_conns: list[sqlite3.Connection] = []
         self._thread_conns_lock = threading.Lock()
-        self._writes: queue.SimpleQueue[list[_Write] | None] = queue.SimpleQueue()
-        self._gathering: list[_Write] = []  # this loop iteration's writes, handed over once
+        self._writes: queue.SimpleQueue[tuple[list[_Write], bool] | None] = queue.SimpleQueue()
+        self._gathering: list[_Write] = []  # this loop iteration's writes: one transaction
+        self._handed_over = 0  # batches the writer thread has not settled yet
+        self._loop_uses = 0
         self._writer: threading.Thread | None = None
 
     def _connect(self, busy_timeout_ms: int) -> sqlite3.Connection:
@@ -141,6 +151,8 @@ class SqliteDatabase:
             conn.executescript(_SCHEMA)
             _store_relier_ids(conn)
             conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+            if busy_timeout_ms == 0:  # the loop's: checkpoints are the writer thread's
+                conn.execute("PRAGMA wal_autocheckpoint = 0")
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"sqlite store {self.path} is unavailable: {exc}") from exc
         return conn
@@ -178,7 +190,9 @@ class SqliteDatabase:
         waits for the lock. ``work`` must be safe to run again after SQLITE_BUSY (each
         statement of it commits on its own, and a busy statement changed nothing)."""
         try:
-            return work(await self._loop_conn())
+            done = work(await self._loop_conn())
+            self._used_loop_conn()
+            return done
         except sqlite3.Error as exc:
             if not _is_busy(exc):
                 raise StoreError(f"sqlite store failed: {exc}") from exc
@@ -188,34 +202,65 @@ class SqliteDatabase:
             raise StoreError(f"sqlite store failed: {exc}") from exc
 
     async def write(self, work: Callable[[sqlite3.Connection], object]) -> None:
-        """``work(connection)`` in the writer thread, committed together with the writes
-        that arrived meanwhile; raises ``StoreError`` if that transaction failed (then none
-        of its writes was made). The loop never waits on the file or a lock for it."""
+        """``work(connection)``, committed together with the other writes of this loop
+        iteration in one transaction; raises ``StoreError`` if that transaction failed (then
+        none of its writes was made).
+
+        The transaction runs on the loop's connection when the file is free (no wait: its
+        ``busy_timeout`` is 0, and it never checkpoints, which would wait on the disk). When
+        another process holds the lock, or batches handed over earlier are still pending,
+        the batch goes to the writer thread, which waits for the lock; the loop never waits.
+        """
+        if self._conn is None:
+            await self._loop_conn()
+        await self.submit(work)
+
+    def submit(self, work: Callable[[sqlite3.Connection], object]) -> asyncio.Future[None]:
+        """``write`` without waiting: the future settles once the transaction has ended."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        if not self._gathering:  # one transaction per loop iteration
+            loop.call_soon(self._flush)
+        self._gathering.append((work, future))
+        return future
+
+    def _flush(self) -> None:
+        batch, self._gathering = self._gathering, []
+        if not batch:
+            return
+        if self._handed_over == 0:
+            error = self._commit(batch)
+            if error is not _BUSY_ON_LOOP:
+                _settle([future for _, future in batch], error)
+                self._used_loop_conn()
+                return
+        self._hand_over(batch)
+
+    def _used_loop_conn(self) -> None:
+        """Counts the loop connection's transactions; every so many, the writer thread
+        checkpoints the WAL, which the loop's connection never does itself."""
+        self._loop_uses += 1
+        if self._loop_uses % _CHECKPOINT_EVERY == 0:
+            self._hand_over([], checkpoint=True)
+
+    def _hand_over(self, batch: list[_Write], checkpoint: bool = False) -> None:
         if self._writer is None:
             self._writer = threading.Thread(
                 target=self._write_loop, name="sqlite-writer", daemon=True
             )
             self._writer.start()
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[None] = loop.create_future()
-        if not self._gathering:  # one hand-over (one thread wake-up) per loop iteration
-            loop.call_soon(self._hand_over)
-        self._gathering.append((work, future))
-        await future
-
-    def _hand_over(self) -> None:
-        if self._gathering:
-            self._writes.put(self._gathering)
-            self._gathering = []
+        if batch:
+            self._handed_over += 1
+        self._writes.put((batch, checkpoint))
 
     def _write_loop(self) -> None:
         stopping = False
         while not stopping:
-            first = self._writes.get()
-            if first is None:
+            item = self._writes.get()
+            if item is None:
                 return
-            batch = list(first)
-            while len(batch) < _MAX_BATCH:
+            items = [item]
+            while len(items) < _MAX_BATCH:  # what queued meanwhile: one transaction
                 try:
                     more = self._writes.get_nowait()
                 except queue.Empty:
@@ -223,22 +268,51 @@ class SqliteDatabase:
                 if more is None:
                     stopping = True
                     break
-                batch.extend(more)
-            error = self._commit(batch)
-            by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
-            for _, future in batch:
-                by_loop.setdefault(future.get_loop(), []).append(future)
-            for loop, futures in by_loop.items():
+                items.append(more)
+            if any(checkpoint for _, checkpoint in items):
+                self._checkpoint()
+            batches = [batch for batch, _ in items if batch]
+            if not batches:
+                continue
+            error = self._commit([write for batch in batches for write in batch])
+            by_loop: dict[asyncio.AbstractEventLoop, list[list[_Write]]] = {}
+            for batch in batches:  # a batch is one loop iteration's writes: one loop
+                by_loop.setdefault(batch[0][1].get_loop(), []).append(batch)
+            for loop, done in by_loop.items():
                 try:
-                    loop.call_soon_threadsafe(_settle, futures, error)
+                    loop.call_soon_threadsafe(self._settle_handed_over, done, error)
                 except RuntimeError:  # that loop has closed: nobody awaits these
                     pass
 
-    def _commit(self, batch: list[_Write]) -> str | None:
-        """One transaction for the batch; None when committed, else why it failed."""
+    def _settle_handed_over(self, batches: list[list[_Write]], error: str | None) -> None:
+        self._handed_over -= len(batches)
+        _settle([future for batch in batches for _, future in batch], error)
+
+    def _checkpoint(self) -> None:
+        """Copy the WAL into the file (what the loop's connection never does itself)."""
         try:
-            conn = self._thread_conn()
-            conn.execute("BEGIN IMMEDIATE")  # waits for the lock up to busy_timeout
+            self._thread_conn().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except (sqlite3.Error, StoreError):
+            pass  # the next one, or another process's, does it
+
+    def _commit(self, batch: list[_Write]) -> str | None:
+        """One transaction for the batch: None when committed, else why it failed.
+
+        In the writer thread it waits for the lock (``busy_timeout``); anywhere else it is
+        the loop's connection, which does not wait: ``_BUSY_ON_LOOP`` then says the file was
+        locked and nothing was done.
+        """
+        in_writer = threading.current_thread() is self._writer
+        try:
+            conn = self._thread_conn() if in_writer else self._conn
+            if conn is None:
+                return _BUSY_ON_LOOP  # not open yet: the writer thread opens its own
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                if not in_writer and _is_busy(exc):
+                    return _BUSY_ON_LOOP
+                raise
             try:
                 for work, _ in batch:
                     work(conn)
@@ -256,8 +330,8 @@ class SqliteDatabase:
 
     async def aclose(self) -> None:
         writer, self._writer = self._writer, None
-        if writer is not None:  # writes in flight are committed first
-            self._hand_over()
+        self._flush()  # writes in flight are committed first
+        if writer is not None:
             self._writes.put(None)
             await anyio.to_thread.run_sync(writer.join)
         with self._thread_conns_lock:
