@@ -16,16 +16,16 @@ from __future__ import annotations
 
 import binascii
 import time
-import uuid
 from email.charset import QP, Charset
 from email.header import Header
 from email.message import Message
 from email.policy import compat32
 from email.quoprimime import body_encode
-from email.utils import formataddr, formatdate, make_msgid
+from email.utils import formataddr, formatdate
 
 import anyio
 
+from adapters.ids import random_hex
 from domain.model import Email, Sender
 
 _CRLF = "\r\n"
@@ -170,7 +170,7 @@ class MimeWriter:
 
     def new_message_id(self) -> str:
         """A unique ``<...@sender's domain>`` Message-ID."""
-        return make_msgid(domain=self._domain)
+        return f"<{random_hex()}@{self._domain}>"
 
     def _date_field(self) -> str:
         second = int(time.time())
@@ -198,7 +198,7 @@ class MimeWriter:
                 f"Content-Transfer-Encoding: quoted-printable\r\n{top}\r\n\r\n"
                 f"{_body(email.text)}"
             ).encode("ascii")
-        boundary = f"=_{uuid.uuid4().hex}"  # "=_" never occurs in quoted-printable text
+        boundary = f"=_{random_hex()}"  # "=_" never occurs in quoted-printable text
         return (
             f'Content-Type: multipart/alternative;\r\n boundary="{boundary}"\r\n'
             f"MIME-Version: 1.0\r\n{top}\r\n\r\n"

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
-import uuid
 from pathlib import Path
 
+from adapters.ids import random_hex
 from adapters.providers.mime import MimeWriter
 from domain.errors import ProviderError
 from domain.model import Email, Sender
@@ -27,7 +27,7 @@ class MockEmailProvider:
         self._outbox = Path(outbox) if outbox else None
 
     async def send(self, email: Email) -> str:
-        message_id = uuid.uuid4().hex
+        message_id = random_hex()
         raw = await self._writer.render(email)
         if self._outbox is not None:
             path = self._outbox / f"{message_id}.eml"
