@@ -113,12 +113,18 @@ class CountedStore(_Proxy):
     def __init__(self, inner: Any, counter: Counter, label: str) -> None:
         super().__init__(inner)
         self._errors = counter.labels(label)
+        self._wrappers: dict[str, tuple[Any, Any]] = {}
 
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self._inner, name)
         if not callable(attr) or name.startswith("_"):
             return attr
-        return self._counting(attr)
+        built = self._wrappers.get(name)
+        if built is not None and built[0] == attr:  # the same bound method as last time
+            return built[1]
+        counted = self._counting(attr)
+        self._wrappers[name] = (attr, counted)
+        return counted
 
     def _counting(self, call: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
         errors = self._errors

@@ -15,18 +15,19 @@ import contextvars
 import logging
 import re
 import time
-import uuid
 from typing import Any
 
 from dockerflow.logging import request_id_context
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from adapters.ids import random_hex
 from adapters.metrics import REFUSALS, RELIER_REQUESTS, REQUEST_SECONDS, REQUESTS
 
 logger = logging.getLogger("request.summary")
 QUIET_ROUTES = frozenset(
     ("/__lbheartbeat__", "/__heartbeat__", "/__version__", "/__metrics__", "/__openapi__")
 )
+_MAX_CACHED = 1024
 UNMATCHED = "unmatched"  # every path no route serves shares one label and one log value
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _summary_fields: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
@@ -52,13 +53,17 @@ def request_id(headers: list[tuple[bytes, bytes]]) -> str:
             if _REQUEST_ID.fullmatch(text):
                 return text
             break
-    return uuid.uuid4().hex
+    return random_hex()
 
 
 class RequestSummaryMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
         self._templates: dict[Any, str] | None = None
+        # Metric children by label values, looked up once: labels() takes a lock each time.
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        self._refusals: dict[Any, Any] = {}
+        self._reliers: dict[tuple[Any, int], Any] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -101,12 +106,24 @@ class RequestSummaryMiddleware:
         route = self._route(scope)
         method = scope["method"]
         errno = fields.get("errno")
-        REQUESTS.labels(route, method, str(status)).inc()
-        REQUEST_SECONDS.labels(route).observe(seconds)
+        children = self._children.get((route, method, status))
+        if children is None:
+            children = (REQUESTS.labels(route, method, str(status)), REQUEST_SECONDS.labels(route))
+            if len(self._children) < _MAX_CACHED:  # methods are the caller's choice
+                self._children[(route, method, status)] = children
+        children[0].inc()
+        children[1].observe(seconds)
         if errno is not None:
-            REFUSALS.labels(str(errno)).inc()
+            refusals = self._refusals.get(errno)
+            if refusals is None:
+                refusals = self._refusals[errno] = REFUSALS.labels(str(errno))
+            refusals.inc()
         if "relier" in fields:  # an authenticated caller's configured id: a bounded set
-            RELIER_REQUESTS.labels(fields["relier"], str(status)).inc()
+            relier = self._reliers.get((fields["relier"], status))
+            if relier is None:
+                relier = RELIER_REQUESTS.labels(fields["relier"], str(status))
+                self._reliers[(fields["relier"], status)] = relier
+            relier.inc()
         level = logging.DEBUG if route in QUIET_ROUTES else logging.INFO
         if logger.isEnabledFor(level):
             summary = {
