@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import re
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import replace
 from http import HTTPStatus
@@ -19,9 +20,10 @@ from dockerflow.checks import Error, run_checks_async
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from adapters.metrics import exposition
 from config.container import Container, health_checks, shutdown
@@ -45,6 +47,8 @@ from domain.errors import (
     UnsupportedMediaType,
     UnverifiedEvent,
 )
+from domain.reliers import Authenticator
+from domain.sending import SendEmail
 from entrypoints.events import EventEndpoint, EventEndpoints
 from entrypoints.requests import parse_send_request
 from entrypoints.summary import RequestSummaryMiddleware, annotate
@@ -159,38 +163,146 @@ def event_routes(container: Container, max_body: int) -> list[Route]:
     return [route(path, endpoint) for path, endpoint in endpoints.routes().items()]
 
 
-def create_app(container: Container) -> Starlette:
-    settings = container.settings()
-    send_email = container.send_email()
-    authenticator = container.authenticator()
-    max_body = settings.limits.maxbody
-    max_recipients = settings.limits.maxrecipients
+class ClientGone(Exception):
+    """The client disconnected before its request body was complete."""
 
-    async def send(request: Request) -> Response:
+
+async def read_asgi_body(receive: Receive, declared: bytes | None, limit: int) -> bytes:
+    """The request body from ASGI ``receive``, refused (413) as soon as it exceeds ``limit``
+    bytes; ``declared`` is the Content-Length header's value, if any."""
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge(f"body: larger than {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            raise ClientGone
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge(f"body: larger than {limit} bytes")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+class SendEndpoint:
+    """``POST /send`` as a plain ASGI app (docs/performance.md): no Request or Response
+    object on the way of a send, only for an error's answer."""
+
+    def __init__(
+        self,
+        send_email: SendEmail,
+        authenticator: Authenticator,
+        max_body: int,
+        max_recipients: int,
+    ) -> None:
+        self._send_email = send_email
+        self._authenticator = authenticator
+        self._max_body = max_body
+        self._max_recipients = max_recipients
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        authorization = content_type = declared = None
+        for name, value in scope["headers"]:  # lower case, as ASGI servers give them
+            if name == b"authorization":
+                if authorization is None:
+                    authorization = value.decode("latin-1")
+            elif name == b"content-type":
+                if content_type is None:
+                    content_type = value
+            elif name == b"content-length":
+                if declared is None:
+                    declared = value
         try:
-            relier = authenticator.relier(request.headers.get("authorization"))
+            relier = self._authenticator.relier(authorization)
             annotate(relier=relier)  # the request summary and the per-relier metric
-            if not _is_json(request):
+            if content_type is None or not _is_json_type(content_type):
                 raise UnsupportedMediaType("content-type: expected application/json")
-            raw = await read_body(request, max_body)
-            command = replace(parse_send_request(raw, max_recipients), relier=relier)
-            result = await send_email(command)
-        except ClientDisconnect:
+            raw = await read_asgi_body(receive, declared, self._max_body)
+            command = replace(parse_send_request(raw, self._max_recipients), relier=relier)
+            result = await self._send_email(command)
+        except ClientGone:
             # The client left (or the connection's body deadline ended it): nobody to answer,
             # nothing went wrong here.
             logger.info("client disconnected before its request body was complete")
-            return Response(status_code=408)
+            await Response(status_code=408)(scope, receive, send)
+            return
         except ServiceError as error:
             if http_status(error) >= 500:
                 logger.error("send failed: errno %s: %s", error.errno, error.message)
-            return error_response(error)
+            await error_response(error)(scope, receive, send)
+            return
         except Exception:
             logger.exception("send failed unexpectedly")
-            return error_response(InternalError("internal error"))
-        body: dict[str, Any] = {"messageId": result.message_id}
+            await error_response(InternalError("internal error"))(scope, receive, send)
+            return
         if result.skipped:
-            body["skipped"] = [{"address": s.address, "errno": s.errno} for s in result.skipped]
-        return JSONResponse(body)
+            answer: dict[str, Any] = {"messageId": result.message_id}
+            answer["skipped"] = [{"address": s.address, "errno": s.errno} for s in result.skipped]
+            body = _json_body(answer)
+        else:
+            body = _message_id_body(result.message_id)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-length", str(len(body)).encode()),
+                    (b"content-type", b"application/json"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+_PLAIN_ID = re.compile(r"[A-Za-z0-9_.:@<>+=/-]{1,200}")
+
+
+def _message_id_body(message_id: str) -> bytes:
+    """``{"messageId": ...}`` as JSONResponse writes it, without the encoder for plain ids."""
+    if _PLAIN_ID.fullmatch(message_id):
+        return b'{"messageId":"' + message_id.encode("ascii") + b'"}'
+    return _json_body({"messageId": message_id})
+
+
+def _json_body(content: Any) -> bytes:
+    """What Starlette's JSONResponse writes."""
+    return json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+
+
+def _is_json_type(content_type: bytes) -> bool:
+    return content_type.split(b";", 1)[0].strip().lower() == b"application/json"
+
+
+class SendFirst:
+    """Middleware that hands ``POST /send`` to its endpoint before Starlette's exception
+    middleware and router, which it would otherwise pass through on every send; every other
+    request (``GET /send``'s 405 included) goes the usual way."""
+
+    def __init__(self, app: ASGIApp, endpoint: SendEndpoint) -> None:
+        self.app = app
+        self.endpoint = endpoint
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] == "/send":
+            if not scope.get("root_path"):
+                scope["endpoint"] = self.endpoint  # the request summary's route template
+                await self.endpoint(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def create_app(container: Container) -> Starlette:
+    settings = container.settings()
+    max_body = settings.limits.maxbody
+    send = SendEndpoint(
+        container.send_email(),
+        container.authenticator(),
+        max_body,
+        settings.limits.maxrecipients,
+    )
 
     async def lbheartbeat(request: Request) -> Response:
         return JSONResponse({})
@@ -242,7 +354,7 @@ def create_app(container: Container) -> Starlette:
             *support_routes(container),
         ],
         exception_handlers={HTTPException: not_found},
-        middleware=[Middleware(RequestSummaryMiddleware)],
+        middleware=[Middleware(RequestSummaryMiddleware), Middleware(SendFirst, endpoint=send)],
         lifespan=lifespan,
     )
     app.router.redirect_slashes = False  # /send/ is a 404, not a redirect built from Host
