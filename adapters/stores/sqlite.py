@@ -134,7 +134,9 @@ class SqliteDatabase:
         self._local = threading.local()
         self._thread_conns: list[sqlite3.Connection] = []
         self._thread_conns_lock = threading.Lock()
-        self._writes: queue.SimpleQueue[tuple[list[_Write], bool] | None] = queue.SimpleQueue()
+        self._writes: queue.SimpleQueue[
+            tuple[list[_Write], asyncio.AbstractEventLoop | None] | None
+        ] = queue.SimpleQueue()
         self._gathering: list[_Write] = []  # this loop iteration's writes: one transaction
         self._handed_over = 0  # batches the writer thread has not settled yet
         self._loop_uses = 0
@@ -238,7 +240,9 @@ class SqliteDatabase:
 
     def _used_loop_conn(self) -> None:
         """Counts the loop connection's transactions; every so many, the writer thread
-        checkpoints the WAL, which the loop's connection never does itself."""
+        checkpoints the WAL, which the loop's connection never does itself. Until it has,
+        the loop's writes go to the thread too, after it: the WAL restarts from its
+        beginning only when a write follows a complete checkpoint, with nothing between."""
         self._loop_uses += 1
         if self._loop_uses % _CHECKPOINT_EVERY == 0:
             self._hand_over([], checkpoint=True)
@@ -249,9 +253,8 @@ class SqliteDatabase:
                 target=self._write_loop, name="sqlite-writer", daemon=True
             )
             self._writer.start()
-        if batch:
-            self._handed_over += 1
-        self._writes.put((batch, checkpoint))
+        self._handed_over += 1
+        self._writes.put((batch, asyncio.get_running_loop() if checkpoint else None))
 
     def _write_loop(self) -> None:
         stopping = False
@@ -269,8 +272,14 @@ class SqliteDatabase:
                     stopping = True
                     break
                 items.append(more)
-            if any(checkpoint for _, checkpoint in items):
+            checkpoints = [loop for _, loop in items if loop is not None]
+            if checkpoints:
                 self._checkpoint()
+                for loop in checkpoints:
+                    try:
+                        loop.call_soon_threadsafe(self._settle_handed_over, [], None)
+                    except RuntimeError:  # that loop has closed
+                        pass
             batches = [batch for batch, _ in items if batch]
             if not batches:
                 continue
@@ -285,7 +294,7 @@ class SqliteDatabase:
                     pass
 
     def _settle_handed_over(self, batches: list[list[_Write]], error: str | None) -> None:
-        self._handed_over -= len(batches)
+        self._handed_over -= max(len(batches), 1)  # a checkpoint counts as one
         _settle([future for batch in batches for _, future in batch], error)
 
     def _checkpoint(self) -> None:
