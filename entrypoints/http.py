@@ -7,7 +7,6 @@ import json
 import logging
 import re
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import replace
 from http import HTTPStatus
 from importlib import metadata as importlib_metadata
 from importlib import resources
@@ -221,7 +220,7 @@ class SendEndpoint:
             if content_type is None or not _is_json_type(content_type):
                 raise UnsupportedMediaType("content-type: expected application/json")
             raw = await read_asgi_body(receive, declared, self._max_body)
-            command = replace(parse_send_request(raw, self._max_recipients), relier=relier)
+            command = parse_send_request(raw, self._max_recipients, relier)
             result = await self._send_email(command)
         except ClientGone:
             # The client left (or the connection's body deadline ended it): nobody to answer,

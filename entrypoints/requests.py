@@ -111,8 +111,10 @@ def validate_shape(data: Any) -> SendRequest:
         raise InvalidPayload(f"{field}: {message}", field=field) from None
 
 
-def parse_send_request(raw: bytes, max_recipients: int) -> SendCommand:
-    """Validate a request body; raise InvalidPayload (errno 101) naming the field at fault."""
+def parse_send_request(raw: bytes, max_recipients: int, relier: str = "-") -> SendCommand:
+    """Validate a request body; raise InvalidPayload (errno 101) naming the field at fault.
+
+    ``relier`` is the id of the key that came with it (``-`` for none): the command's."""
     request: FastSendRequest | SendRequest | None
     try:
         request = _FAST_DECODER.decode(raw)
@@ -122,10 +124,12 @@ def parse_send_request(raw: bytes, max_recipients: int) -> SendCommand:
         # parse_json called from here, as before msgspec: the stdlib decoder's depth limit
         # counts the caller's frames too, so the deepest nesting read stays the same.
         request = validate_shape(parse_json(raw))
-    return check_content(request, max_recipients)
+    return check_content(request, max_recipients, relier)
 
 
-def check_content(request: FastSendRequest | SendRequest, max_recipients: int) -> SendCommand:
+def check_content(
+    request: FastSendRequest | SendRequest, max_recipients: int, relier: str = "-"
+) -> SendCommand:
     """The domain rules of docs/api.md over a request of the right shape."""
     if 1 + len(request.cc or ()) > max_recipients:
         raise InvalidPayload(
@@ -152,4 +156,4 @@ def check_content(request: FastSendRequest | SendRequest, max_recipients: int) -
                 f"metadata: longer than {MAX_METADATA_BYTES} bytes", field="metadata"
             )
     email = Email(to=to, cc=cc, subject=subject, text=text, html=html, headers=headers)
-    return SendCommand(email=email, provider=request.provider, metadata=request.metadata)
+    return SendCommand(email, request.provider, request.metadata, relier)
