@@ -131,6 +131,7 @@ class SqliteDatabase:
         self._busy_timeout_ms = busy_timeout_ms
         self._conn: sqlite3.Connection | None = None
         self._waiting = anyio.CapacityLimiter(max_waiting)
+        self._opening = anyio.Lock()
         self._local = threading.local()
         self._thread_conns: list[sqlite3.Connection] = []
         self._thread_conns_lock = threading.Lock()
@@ -168,12 +169,14 @@ class SqliteDatabase:
 
     async def _loop_conn(self) -> sqlite3.Connection:
         if self._conn is None:
-            # Opening may wait for the lock (the schema): done once, in a worker thread.
-            conn = await anyio.to_thread.run_sync(self._connect, 0, limiter=self._waiting)
-            if self._conn is None:
-                self._conn = conn
-            else:
-                conn.close()
+            # Opening may wait for the lock (the schema): done once, in a worker thread, by
+            # one caller at a time (two first connections setting WAL mode and the schema
+            # at once may find each other's lock and fail at once, without waiting).
+            async with self._opening:
+                if self._conn is None:
+                    self._conn = await anyio.to_thread.run_sync(
+                        self._connect, 0, limiter=self._waiting
+                    )
         return self._conn
 
     def _thread_conn(self) -> sqlite3.Connection:

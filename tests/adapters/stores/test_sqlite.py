@@ -196,6 +196,17 @@ async def test_a_failed_metadata_commit_raises_store_error_and_later_writes_reco
     await db.aclose()
 
 
+async def test_many_first_writes_to_a_new_file_all_land(tmp_path: Path) -> None:
+    """The loop's connection is opened by the first of them, once: two first connections
+    setting up a new file at once may fail with 'database is locked' without waiting."""
+    for round in range(15):
+        db = SqliteDatabase(str(tmp_path / f"new{round}.sqlite3"))
+        store = SqliteMessageDataStore(db, KeyHasher("k"), FakeClock(), YEAR)
+        await asyncio.gather(*(store.put(f"m{i}", "first") for i in range(20)))
+        assert [await store.get(f"m{i}") for i in range(20)] == [MessageData("first")] * 20
+        await db.aclose()
+
+
 async def test_closing_commits_the_writes_in_flight(tmp_path: Path) -> None:
     path = str(tmp_path / "close.sqlite3")
     db = SqliteDatabase(path)
