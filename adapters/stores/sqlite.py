@@ -99,6 +99,7 @@ _MAX_BATCH = 512
 # does, after this many of the loop's transactions (a commit writes a few pages: ~1000
 # pages, SQLite's own auto-checkpoint size, or fewer).
 _CHECKPOINT_EVERY = 256
+_WRITE, _CHECKPOINT, _CHECKPOINT_THEN_WRITE = 0, 1, 2  # what the writer thread is handed
 _BUSY_ON_LOOP = "the file is locked"  # compared by identity: nothing was done
 _Write = tuple[Callable[[sqlite3.Connection], object], "asyncio.Future[None]"]
 
@@ -136,11 +137,13 @@ class SqliteDatabase:
         self._thread_conns: list[sqlite3.Connection] = []
         self._thread_conns_lock = threading.Lock()
         self._writes: queue.SimpleQueue[
-            tuple[list[_Write], asyncio.AbstractEventLoop | None] | None
+            tuple[list[_Write], int, asyncio.AbstractEventLoop] | None
         ] = queue.SimpleQueue()
         self._gathering: list[_Write] = []  # this loop iteration's writes: one transaction
         self._handed_over = 0  # batches the writer thread has not settled yet
         self._loop_uses = 0
+        self._checkpointing = False  # the writer thread is copying the WAL into the file
+        self._checkpointed = False  # it has: the next batch restarts the WAL
         self._writer: threading.Thread | None = None
 
     def _connect(self, busy_timeout_ms: int) -> sqlite3.Connection:
@@ -233,31 +236,45 @@ class SqliteDatabase:
         batch, self._gathering = self._gathering, []
         if not batch:
             return
+        if self._checkpointed:  # this batch restarts the WAL, behind a last checkpoint
+            self._checkpointed = False
+            self._hand_over(batch, _CHECKPOINT_THEN_WRITE)
+            return
         if self._handed_over == 0:
             error = self._commit(batch)
             if error is not _BUSY_ON_LOOP:
                 _settle([future for _, future in batch], error)
                 self._used_loop_conn()
                 return
-        self._hand_over(batch)
+        self._hand_over(batch, _WRITE)
 
     def _used_loop_conn(self) -> None:
         """Counts the loop connection's transactions; every so many, the writer thread
-        checkpoints the WAL, which the loop's connection never does itself. Until it has,
-        the loop's writes go to the thread too, after it: the WAL restarts from its
-        beginning only when a write follows a complete checkpoint, with nothing between."""
-        self._loop_uses += 1
-        if self._loop_uses % _CHECKPOINT_EVERY == 0:
-            self._hand_over([], checkpoint=True)
+        checkpoints the WAL, which the loop's connection never does itself.
 
-    def _hand_over(self, batch: list[_Write], checkpoint: bool = False) -> None:
+        The WAL starts over from its beginning only when a write follows a complete
+        checkpoint with nothing between. The thread copies the WAL into the file while the
+        loop goes on writing; then the loop's next batch goes to the thread, which copies
+        the few pages written meanwhile and commits the batch: only that batch waits, and
+        only for the short copy."""
+        self._loop_uses += 1
+        if self._loop_uses % _CHECKPOINT_EVERY == 0 and not self._checkpointing:
+            self._checkpointing = True
+            self._hand_over([], _CHECKPOINT)
+
+    def _copied(self) -> None:
+        self._checkpointing = False
+        self._checkpointed = True
+
+    def _hand_over(self, batch: list[_Write], kind: int) -> None:
         if self._writer is None:
             self._writer = threading.Thread(
                 target=self._write_loop, name="sqlite-writer", daemon=True
             )
             self._writer.start()
-        self._handed_over += 1
-        self._writes.put((batch, asyncio.get_running_loop() if checkpoint else None))
+        if batch:
+            self._handed_over += 1
+        self._writes.put((batch, kind, asyncio.get_running_loop()))
 
     def _write_loop(self) -> None:
         stopping = False
@@ -275,15 +292,15 @@ class SqliteDatabase:
                     stopping = True
                     break
                 items.append(more)
-            checkpoints = [loop for _, loop in items if loop is not None]
-            if checkpoints:
+            if any(kind != _WRITE for _, kind, _ in items):
                 self._checkpoint()
-                for loop in checkpoints:
-                    try:
-                        loop.call_soon_threadsafe(self._settle_handed_over, [], None)
-                    except RuntimeError:  # that loop has closed
-                        pass
-            batches = [batch for batch, _ in items if batch]
+                for _, kind, loop in items:
+                    if kind == _CHECKPOINT:
+                        try:
+                            loop.call_soon_threadsafe(self._copied)
+                        except RuntimeError:  # that loop has closed
+                            pass
+            batches = [batch for batch, _, _ in items if batch]
             if not batches:
                 continue
             error = self._commit([write for batch in batches for write in batch])
@@ -297,7 +314,7 @@ class SqliteDatabase:
                     pass
 
     def _settle_handed_over(self, batches: list[list[_Write]], error: str | None) -> None:
-        self._handed_over -= max(len(batches), 1)  # a checkpoint counts as one
+        self._handed_over -= len(batches)
         _settle([future for batch in batches for _, future in batch], error)
 
     def _checkpoint(self) -> None:
