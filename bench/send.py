@@ -49,7 +49,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import MutableMapping
+from collections.abc import Callable, Coroutine, MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -151,18 +151,11 @@ def rss_mb(pid: int) -> float:
     return total
 
 
-def profile(env: dict[str, str], body: bytes, requests: int, out: Path) -> None:
-    """Drive the app's ASGI callable in process, without a server, under cProfile."""
-    import pstats
-
-    import uvloop
-
-    os.environ.update(env)
-    from config.container import build_container
-    from config.settings import load_settings
-    from entrypoints.http import create_app
-
-    app = create_app(build_container(load_settings()))
+def in_process(
+    app: Any, body: bytes, statuses: dict[int, int]
+) -> Callable[[], Coroutine[Any, Any, None]]:
+    """One ``POST /send`` of ``body`` to the ASGI ``app``, in process, without a server;
+    each answer's status is counted in ``statuses``."""
     scope: dict[str, Any] = {
         "type": "http",
         "asgi": {"version": "3.0"},
@@ -181,17 +174,34 @@ def profile(env: dict[str, str], body: bytes, requests: int, out: Path) -> None:
         "client": ("127.0.0.1", 1),
         "server": ("127.0.0.1", 8001),
     }
-    statuses: dict[int, int] = {}
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            statuses[message["status"]] = statuses.get(message["status"], 0) + 1
 
     async def one() -> None:
-        async def receive() -> dict[str, Any]:
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        async def send(message: MutableMapping[str, Any]) -> None:
-            if message["type"] == "http.response.start":
-                statuses[message["status"]] = statuses.get(message["status"], 0) + 1
-
         await app(dict(scope), receive, send)
+
+    return one
+
+
+def profile(env: dict[str, str], body: bytes, requests: int, out: Path) -> None:
+    """Drive the app's ASGI callable in process, without a server, under cProfile."""
+    import pstats
+
+    import uvloop
+
+    os.environ.update(env)
+    from config.container import build_container
+    from config.settings import load_settings
+    from entrypoints.http import create_app
+
+    app = create_app(build_container(load_settings()))
+    statuses: dict[int, int] = {}
+    one = in_process(app, body, statuses)
 
     async def run() -> float:
         for _ in range(200):  # warm-up: connections, caches, first-use imports
