@@ -19,7 +19,7 @@ from dockerflow.checks import Error, run_checks_async
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -113,22 +113,28 @@ def error_response(
 
 async def read_body(request: Request, limit: int) -> bytes:
     """The request body, refused (413) as soon as it exceeds ``limit`` bytes."""
-    declared = request.headers.get("content-length")
+    return await read_asgi_body(request.receive, request.headers.get("content-length"), limit)
+
+
+async def read_asgi_body(receive: Receive, declared: str | bytes | None, limit: int) -> bytes:
+    """The request body from ASGI ``receive``, refused (413) as soon as it exceeds ``limit``
+    bytes; ``declared`` is the Content-Length header's value, if any. Raises
+    ``ClientDisconnect`` when the client leaves before the body is complete."""
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise BodyTooLarge(f"body: larger than {limit} bytes")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            raise ClientDisconnect
+        chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
             raise BodyTooLarge(f"body: larger than {limit} bytes")
         chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _is_json(request: Request) -> bool:
-    content_type = request.headers.get("content-type", "")
-    return content_type.split(";", 1)[0].strip().lower() == "application/json"
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def event_routes(container: Container, max_body: int) -> list[Route]:
@@ -160,30 +166,6 @@ def event_routes(container: Container, max_body: int) -> list[Route]:
         return Route(path, receive, methods=["POST"])
 
     return [route(path, endpoint) for path, endpoint in endpoints.routes().items()]
-
-
-class ClientGone(Exception):
-    """The client disconnected before its request body was complete."""
-
-
-async def read_asgi_body(receive: Receive, declared: bytes | None, limit: int) -> bytes:
-    """The request body from ASGI ``receive``, refused (413) as soon as it exceeds ``limit``
-    bytes; ``declared`` is the Content-Length header's value, if any."""
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise BodyTooLarge(f"body: larger than {limit} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            raise ClientGone
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge(f"body: larger than {limit} bytes")
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 class SendEndpoint:
@@ -222,7 +204,7 @@ class SendEndpoint:
             raw = await read_asgi_body(receive, declared, self._max_body)
             command = parse_send_request(raw, self._max_recipients, relier)
             result = await self._send_email(command)
-        except ClientGone:
+        except ClientDisconnect:
             # The client left (or the connection's body deadline ended it): nobody to answer,
             # nothing went wrong here.
             logger.info("client disconnected before its request body was complete")
