@@ -7,6 +7,9 @@ holds the lock (SQLITE_BUSY) is the statement run again in a worker thread, on a
 of that thread that waits up to ``sqlite.busytimeout`` for the lock, so the loop never
 waits on a lock and a write is not lost for one (docs/operations.md).
 
+Reads of delivery problems (each send reads its recipients') are gathered too: one
+``SELECT`` on the loop's connection for every address asked for in one loop iteration.
+
 Writes (the metadata stored after each send, rate-limit takes) are group commits: every
 write of one loop iteration runs in one ``BEGIN IMMEDIATE`` transaction on the loop's
 connection, which costs far less than a thread hand-over per write (the GIL traffic of a
@@ -24,7 +27,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import anyio
 
@@ -96,8 +99,8 @@ def _store_relier_ids(conn: sqlite3.Connection) -> None:
 
 _MAX_BATCH = 512
 # The loop's connection never checkpoints (it would wait on the disk); the writer thread
-# does, after this many of the loop's transactions (a commit writes a few pages: ~1000
-# pages, SQLite's own auto-checkpoint size, or fewer).
+# does, after this many of the loop's writes (each a page or so of WAL: a send's metadata
+# lands on a page of its own, its key being a hash), whatever the transactions they made.
 _CHECKPOINT_EVERY = 256
 _WRITE, _CHECKPOINT, _CHECKPOINT_THEN_WRITE = 0, 1, 2  # what the writer thread is handed
 _BUSY_ON_LOOP = "the file is locked"  # compared by identity: nothing was done
@@ -204,6 +207,21 @@ class SqliteDatabase:
         except sqlite3.Error as exc:
             if not _is_busy(exc):
                 raise StoreError(f"sqlite store failed: {exc}") from exc
+        return await self._run_in_thread(work)
+
+    def run_now(self, work: Callable[[sqlite3.Connection], _T]) -> _T | None:
+        """``work(connection)`` on the loop's connection, at once, if it is open and the
+        database is free; None when it is not (then nothing was done: ``run`` it instead)."""
+        if self._conn is None:
+            return None
+        try:
+            return work(self._conn)
+        except sqlite3.Error as exc:
+            if not _is_busy(exc):
+                raise StoreError(f"sqlite store failed: {exc}") from exc
+        return None
+
+    async def _run_in_thread(self, work: Callable[[sqlite3.Connection], _T]) -> _T:
         try:
             return await anyio.to_thread.run_sync(self._run_waiting, work, limiter=self._waiting)
         except sqlite3.Error as exc:
@@ -244,21 +262,23 @@ class SqliteDatabase:
             error = self._commit(batch)
             if error is not _BUSY_ON_LOOP:
                 _settle([future for _, future in batch], error)
-                self._used_loop_conn()
+                self._used_loop_conn(len(batch))
                 return
         self._hand_over(batch, _WRITE)
 
-    def _used_loop_conn(self) -> None:
-        """Counts the loop connection's transactions; every so many, the writer thread
-        checkpoints the WAL, which the loop's connection never does itself.
+    def _used_loop_conn(self, writes: int = 1) -> None:
+        """Counts the loop connection's writes (a batch's, or one statement ``run`` there);
+        every so many, the writer thread checkpoints the WAL, which the loop's connection
+        never does itself.
 
         The WAL starts over from its beginning only when a write follows a complete
         checkpoint with nothing between. The thread copies the WAL into the file while the
         loop goes on writing; then the loop's next batch goes to the thread, which copies
         the few pages written meanwhile and commits the batch: only that batch waits, and
         only for the short copy."""
-        self._loop_uses += 1
-        if self._loop_uses % _CHECKPOINT_EVERY == 0 and not self._checkpointing:
+        before, self._loop_uses = self._loop_uses, self._loop_uses + writes
+        due = self._loop_uses // _CHECKPOINT_EVERY > before // _CHECKPOINT_EVERY
+        if due and not self._checkpointing:
             self._checkpointing = True
             self._hand_over([], _CHECKPOINT)
 
@@ -373,7 +393,25 @@ class SqliteDatabase:
             conn.close()
 
 
+_Row = tuple[int, int, int, str | None]  # type, subtype, created_at, feedback_id
+_Asked = tuple[list[str], int, "asyncio.Future[dict[str, list[_Row]]]"]  # keys, cutoff
+_MAX_KEYS_PER_SELECT = 500
+
+
+def _answer_reads(asked: list[_Asked], found: dict[str, list[_Row]] | StoreError) -> None:
+    for _, _, future in asked:
+        if future.done():  # its caller was cancelled
+            continue
+        if isinstance(found, StoreError):
+            future.set_exception(found)
+        else:
+            future.set_result(found)
+
+
 class SqliteDeliveryProblemStore:
+    """Delivery problems in the shared file. The reads of one loop iteration (each send
+    reads its recipients') are one ``SELECT`` on the loop's connection."""
+
     def __init__(
         self, db: SqliteDatabase, hasher: KeyHasher, clock: Clock, retention_seconds: int
     ) -> None:
@@ -381,6 +419,8 @@ class SqliteDeliveryProblemStore:
         self._hasher = hasher
         self._clock = clock
         self._retention_ms = retention_seconds * 1000
+        self._asked: list[_Asked] = []
+        self._reading: set[asyncio.Task[None]] = set()
 
     async def ping(self) -> None:
         await self._db.ping()
@@ -405,27 +445,64 @@ class SqliteDeliveryProblemStore:
     async def fetch_many(self, addresses: Sequence[str]) -> list[Sequence[DeliveryProblem]]:
         cutoff = self._clock.now_ms() - self._retention_ms
         keys = [self._hasher.address(address) for address in addresses]
-        marks = ",".join("?" * len(set(keys)))
-        rows = await self._db.run(
-            lambda conn: conn.execute(
-                "SELECT address_key, type, subtype, created_at, feedback_id"
-                f" FROM delivery_problems WHERE address_key IN ({marks}) AND created_at > ?"
-                " ORDER BY created_at DESC",
-                (*dict.fromkeys(keys), cutoff),
-            ).fetchall()
-        )
-        by_key: dict[str, list[list[Any]]] = {}
-        for key, *row in rows:
-            by_key.setdefault(key, []).append(row)
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[dict[str, list[_Row]]] = loop.create_future()
+        if not self._asked:  # the first of this loop iteration: one read for them all
+            loop.call_soon(self._read_asked)
+        self._asked.append((keys, cutoff, future))
+        by_key = await future
         return [
             [
                 DeliveryProblem(
                     address, ProblemType(t), ProblemSubtype.from_db(s), created, feedback_id
                 )
                 for t, s, created, feedback_id in by_key.get(key, ())
+                if created > cutoff
             ]
             for address, key in zip(addresses, keys, strict=True)
         ]
+
+    def _read_asked(self) -> None:
+        """One ``SELECT`` for every address asked for in this loop iteration."""
+        asked, self._asked = self._asked, []
+        keys = list(dict.fromkeys(key for keys, _, _ in asked for key in keys))
+        cutoff = min(cutoff for _, cutoff, _ in asked)
+
+        def read(conn: sqlite3.Connection) -> dict[str, list[_Row]]:
+            by_key: dict[str, list[_Row]] = {}
+            for start in range(0, len(keys), _MAX_KEYS_PER_SELECT):
+                chunk = keys[start : start + _MAX_KEYS_PER_SELECT]
+                marks = ",".join("?" * len(chunk))
+                for key, *row in conn.execute(
+                    "SELECT address_key, type, subtype, created_at, feedback_id"
+                    f" FROM delivery_problems WHERE address_key IN ({marks})"
+                    " AND created_at > ? ORDER BY created_at DESC",
+                    (*chunk, cutoff),
+                ):
+                    by_key.setdefault(key, []).append(row)
+            return by_key
+
+        try:
+            found = self._db.run_now(read)
+        except StoreError as exc:
+            _answer_reads(asked, exc)
+            return
+        if found is None:  # not open yet, or the file is locked: off the loop
+            task = asyncio.ensure_future(self._read_later(asked, read))
+            self._reading.add(task)  # held until done (the loop keeps only a weak one)
+            task.add_done_callback(self._reading.discard)
+            return
+        _answer_reads(asked, found)
+
+    async def _read_later(
+        self, asked: list[_Asked], read: Callable[[sqlite3.Connection], dict[str, list[_Row]]]
+    ) -> None:
+        try:
+            found = await self._db.run(read)
+        except StoreError as exc:
+            _answer_reads(asked, exc)
+            return
+        _answer_reads(asked, found)
 
     async def record(self, problem: DeliveryProblem) -> bool:
         cutoff = self._clock.now_ms() - self._retention_ms

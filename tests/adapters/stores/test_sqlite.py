@@ -132,6 +132,64 @@ async def test_fetch_many_is_one_statement_for_all_addresses(tmp_path: Path) -> 
     await db.aclose()
 
 
+async def test_the_reads_of_one_loop_iteration_are_one_statement(tmp_path: Path) -> None:
+    # Each send reads its recipients' problems; concurrent sends share one SELECT.
+    db = SqliteDatabase(str(tmp_path / "one.sqlite3"))
+    clock = FakeClock()
+    store = SqliteDeliveryProblemStore(db, KeyHasher("k"), clock, YEAR)
+    await store.record(
+        DeliveryProblem(
+            "c@example.com", ProblemType.COMPLAINT, ProblemSubtype.ABUSE, clock.now_ms(), None
+        )
+    )
+    statements: list[str] = []
+    db.conn.set_trace_callback(statements.append)
+
+    histories = await asyncio.gather(
+        *(store.fetch_many([f"{n}@example.com", "C@example.com"]) for n in "abdefgh")
+    )
+
+    db.conn.set_trace_callback(None)
+    assert [[len(h) for h in pair] for pair in histories] == [[0, 1]] * 7
+    assert {p.address for pair in histories for p in pair[1]} == {"C@example.com"}
+    assert len(statements) == 1
+    await db.aclose()
+
+
+async def test_a_read_finding_the_file_locked_waits_off_the_loop(tmp_path: Path) -> None:
+    path = str(tmp_path / "locked.sqlite3")
+    clock = FakeClock()
+    writer_db = SqliteDatabase(path)
+    problem = DeliveryProblem(
+        "a@example.com", ProblemType.HARD_BOUNCE, ProblemSubtype.GENERAL, clock.now_ms()
+    )
+    await SqliteDeliveryProblemStore(writer_db, KeyHasher("k"), clock, YEAR).record(problem)
+    await writer_db.aclose()
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("PRAGMA locking_mode = EXCLUSIVE")  # no other connection may read
+    holder.execute("BEGIN EXCLUSIVE")
+    db = SqliteDatabase(path, busy_timeout_ms=5000)
+    store = SqliteDeliveryProblemStore(db, KeyHasher("k"), clock, YEAR)
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await anyio.sleep(0)
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(tick)
+        read = asyncio.ensure_future(store.fetch_many(["a@example.com", "b@example.com"]))
+        await eventually(lambda: ticks > 100, 5, "the loop to run while the file is locked")
+        assert not read.done()  # waiting for the lock, off the loop
+        holder.execute("COMMIT")
+        holder.close()  # the exclusive lock is held until the connection closes
+        assert await read == [[problem], []]
+        group.cancel_scope.cancel()
+    await db.aclose()
+
+
 async def test_concurrent_metadata_writes_share_commits_and_all_land(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
