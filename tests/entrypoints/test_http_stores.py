@@ -17,7 +17,7 @@ from config.container import Container, shutdown
 from domain.model import DeliveryProblem, MessageData, ProblemSubtype, ProblemType
 from tests.adapters.stores.backends import REDIS_PORT, REDIS_TEST_DB, fresh_redis
 from tests.conftest import PrivateRedis
-from tests.doubles.accountsdb import MYSQL_URL, reset_accounts_db, shared_http_double
+from tests.doubles.accountsdb import MYSQL_DB, MYSQL_URL, reset_accounts_db, shared_http_double
 from tests.doubles.accountsdb_proxy import TcpProxy
 from tests.fakes import RecordingProvider
 from tests.http_app import client_for, make_container
@@ -139,7 +139,10 @@ async def test_mysql_outage_answers_109_then_200(
 ) -> None:
     await reset_accounts_db()
     settings = settings_for("mysql", tmp_path, redis_port=private_redis.port)
-    settings["mysql"] = {"url": f"mysql://root@127.0.0.1:{mariadb_proxy.port}/test", "timeout": 1}
+    settings["mysql"] = {
+        "url": f"mysql://root@127.0.0.1:{mariadb_proxy.port}/{MYSQL_DB}",
+        "timeout": 1,
+    }
     await assert_outage_then_recovery(settings, 109, mariadb_proxy.stop, mariadb_proxy.start)
 
 
