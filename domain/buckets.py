@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 RELIER, RECIPIENT = "relier", "recipient"
 
@@ -28,15 +28,18 @@ class TokenBucket:
     rate: int
     period_seconds: int
     burst: int
+    # Derived once, as every take reads them; not part of the value (repr, equality).
+    interval_us: int = field(init=False, repr=False, compare=False)
+    """Microseconds between two tokens (at least 1)."""
+    span_us: int = field(init=False, repr=False, compare=False)
+    """Microseconds that ``burst`` tokens take to come back: how far ahead a take may go."""
 
     def __post_init__(self) -> None:
         if self.rate < 1 or self.period_seconds < 1 or self.burst < 1:
             raise ValueError("rate, period and burst must be positive")
-
-    @property
-    def interval_us(self) -> int:
-        """Microseconds between two tokens (at least 1)."""
-        return max(1, self.period_seconds * 1_000_000 // self.rate)
+        interval = max(1, self.period_seconds * 1_000_000 // self.rate)
+        object.__setattr__(self, "interval_us", interval)
+        object.__setattr__(self, "span_us", self.burst * interval)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +70,7 @@ def take_tokens(
     waits: list[int] = []
     for index, bucket in enumerate(buckets):
         candidate = max(full_at[index], now_us) + bucket.interval_us
-        wait = candidate - bucket.burst * bucket.interval_us - now_us
+        wait = candidate - bucket.span_us - now_us
         if wait > 0:
             waits.append(wait)
         else:

@@ -10,6 +10,8 @@ from domain.model import Email, SkippedRecipient
 from ports.clock import Clock
 from ports.ratelimits import RateLimiter
 
+_KEPT = 256  # Takes kept for reuse
+
 
 class RateLimits:
     """Decides what an email may take: the relier's token and one per recipient.
@@ -32,16 +34,28 @@ class RateLimits:
         self._clock = clock
         self._relier = relier
         self._recipient = recipient
+        self._takes: dict[tuple[str, str], Take] = {}
+
+    def _take(self, kind: str, name: str, bucket: TokenBucket) -> Take:
+        """The Take of ``name``'s bucket. A Take is a value: those of the last few hundred
+        names are kept and given again (a send needs three or so)."""
+        take = self._takes.get((kind, name))
+        if take is None:
+            if len(self._takes) >= _KEPT:
+                self._takes.clear()
+            take = self._takes[(kind, name)] = Take(BucketKey(kind, name), bucket)
+        return take
 
     async def take(self, relier_id: str, email: Email) -> tuple[Email, list[SkippedRecipient]]:
         """The email as it may be sent and the cc recipients left out; raises RateLimited."""
         takes: list[Take] = []
         required = 0
         if self._relier is not None:
-            takes.append(Take(BucketKey(RELIER, relier_id), self._relier))
+            takes.append(self._take(RELIER, relier_id, self._relier))
             required += 1
         if self._recipient is not None:
-            takes.extend(Take(BucketKey(RECIPIENT, a), self._recipient) for a in email.recipients)
+            recipient = self._recipient
+            takes += [self._take(RECIPIENT, a, recipient) for a in email.recipients]
             required += 1
         if not takes:
             return email, []

@@ -86,3 +86,26 @@ async def test_no_buckets_means_no_store_call() -> None:
     assert await limits.take("r", EMAIL) == (EMAIL, [])
     with pytest.raises(StoreError):
         await RateLimits(FailingLimiter(), FakeClock(), TokenBucket(1, 1, 1), None).take("r", EMAIL)
+
+
+async def test_every_name_keeps_its_own_bucket_however_many_names_came_between() -> None:
+    # A Take is kept for reuse per name, and the kept ones are dropped when there are many:
+    # neither may mix two names' buckets nor grow without bound.
+    limits = service(TokenBucket(1, 60, 1), TokenBucket(1, 3600, 1))
+    for n in range(600):
+        await limits.take(f"relier{n}", Email(to=f"to{n}@example.com", subject="", text=""))
+        assert len(limits._takes) <= 256
+    for n in (0, 255, 256, 599):
+        with pytest.raises(RateLimited) as refused:
+            await limits.take(f"relier{n}", Email(to="someone@example.com", subject="", text=""))
+        assert "relier" in refused.value.message
+        with pytest.raises(RateLimited) as refused:
+            await limits.take("new", Email(to=f"to{n}@example.com", subject="", text=""))
+        assert "recipient" in refused.value.message
+
+
+def test_a_bucket_is_its_rate_period_and_burst() -> None:
+    assert TokenBucket(10, 1, 3) == TokenBucket(10, 1, 3) != TokenBucket(10, 1, 4)
+    assert repr(TokenBucket(10, 1, 3)) == "TokenBucket(rate=10, period_seconds=1, burst=3)"
+    assert (TokenBucket(10, 1, 3).interval_us, TokenBucket(10, 1, 3).span_us) == (100_000, 300_000)
+    assert TokenBucket(3_000_000, 1, 2).interval_us == 1  # never zero
