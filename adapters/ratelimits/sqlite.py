@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from adapters.ratelimits.keys import bucket_key
 from adapters.stores.keys import KeyHasher
-from adapters.stores.sqlite import SqliteDatabase
+from adapters.stores.sqlite import SqliteDatabase, select_keys_in
 from domain.buckets import Take, TokenBucket, take_tokens
 from domain.errors import StoreError
 
@@ -28,7 +28,6 @@ CREATE TABLE IF NOT EXISTS rate_limits (
     full_at INTEGER NOT NULL
 ) WITHOUT ROWID
 """
-_MAX_KEYS_PER_SELECT = 500
 
 
 @dataclass(slots=True)
@@ -83,13 +82,9 @@ class SqliteRateLimiter:
         if not self._ready:
             conn.execute(_SCHEMA)
         keys = list(dict.fromkeys(key for a in asked for key in a.keys))
-        state: dict[str, int] = {}
-        for start in range(0, len(keys), _MAX_KEYS_PER_SELECT):
-            chunk = keys[start : start + _MAX_KEYS_PER_SELECT]
-            marks = ",".join("?" * len(chunk))
-            state.update(
-                conn.execute(f"SELECT key, full_at FROM rate_limits WHERE key IN ({marks})", chunk)
-            )
+        state: dict[str, int] = dict(
+            select_keys_in(conn, "SELECT key, full_at FROM rate_limits WHERE key", keys)
+        )
         changed: dict[str, int] = {}
         for a in asked:
             states = [int(state.get(k, 0)) for k in a.keys]

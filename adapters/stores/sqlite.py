@@ -25,9 +25,9 @@ import asyncio
 import queue
 import sqlite3
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import anyio
 
@@ -119,6 +119,20 @@ def _settle(futures: list[asyncio.Future[None]], error: str | None) -> None:
 
 def _is_busy(exc: sqlite3.Error) -> bool:
     return (getattr(exc, "sqlite_errorcode", 0) & 0xFF) in _BUSY
+
+
+_MAX_KEYS_PER_SELECT = 500  # host parameters per statement, well under SQLite's limit
+
+
+def select_keys_in(
+    conn: sqlite3.Connection, select: str, keys: Sequence[str], after: str = "", *args: object
+) -> Iterator[Any]:
+    """The rows of ``{select} IN (<keys>){after}``, ``args`` bound after the keys; the keys
+    go in chunks, one statement each."""
+    for start in range(0, len(keys), _MAX_KEYS_PER_SELECT):
+        chunk = keys[start : start + _MAX_KEYS_PER_SELECT]
+        marks = ",".join("?" * len(chunk))
+        yield from conn.execute(f"{select} IN ({marks}){after}", (*chunk, *args))
 
 
 class SqliteDatabase:
@@ -395,7 +409,6 @@ class SqliteDatabase:
 
 _Row = tuple[int, int, int, str | None]  # type, subtype, created_at, feedback_id
 _Asked = tuple[list[str], int, "asyncio.Future[dict[str, list[_Row]]]"]  # keys, cutoff
-_MAX_KEYS_PER_SELECT = 500
 
 
 def _answer_reads(asked: list[_Asked], found: dict[str, list[_Row]] | StoreError) -> None:
@@ -470,16 +483,15 @@ class SqliteDeliveryProblemStore:
 
         def read(conn: sqlite3.Connection) -> dict[str, list[_Row]]:
             by_key: dict[str, list[_Row]] = {}
-            for start in range(0, len(keys), _MAX_KEYS_PER_SELECT):
-                chunk = keys[start : start + _MAX_KEYS_PER_SELECT]
-                marks = ",".join("?" * len(chunk))
-                for key, *row in conn.execute(
-                    "SELECT address_key, type, subtype, created_at, feedback_id"
-                    f" FROM delivery_problems WHERE address_key IN ({marks})"
-                    " AND created_at > ? ORDER BY created_at DESC",
-                    (*chunk, cutoff),
-                ):
-                    by_key.setdefault(key, []).append(row)
+            for key, *row in select_keys_in(
+                conn,
+                "SELECT address_key, type, subtype, created_at, feedback_id"
+                " FROM delivery_problems WHERE address_key",
+                keys,
+                " AND created_at > ? ORDER BY created_at DESC",
+                cutoff,
+            ):
+                by_key.setdefault(key, []).append(row)
             return by_key
 
         try:

@@ -16,6 +16,7 @@ from adapters.stores.sqlite import (
     SqliteDatabase,
     SqliteDeliveryProblemStore,
     SqliteMessageDataStore,
+    select_keys_in,
 )
 from domain.errors import StoreError
 from domain.model import DeliveryProblem, MessageData, ProblemSubtype, ProblemType
@@ -130,6 +131,24 @@ async def test_fetch_many_is_one_statement_for_all_addresses(tmp_path: Path) -> 
     assert [len(h) for h in histories] == [0, 0, 1, 0, 0]
     assert len(statements) == 1 and " IN (" in statements[0]
     await db.aclose()
+
+
+def test_keys_past_a_statements_parameters_are_read_in_chunks() -> None:
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE TABLE t (key TEXT, n INTEGER)")
+    conn.executemany("INSERT INTO t VALUES (?, ?)", [(f"k{n}", n) for n in range(1300)])
+    statements: list[str] = []
+    conn.set_trace_callback(statements.append)
+
+    rows = list(
+        select_keys_in(
+            conn, "SELECT key FROM t WHERE key", [f"k{n}" for n in range(1201)], " AND n % ? = 0", 2
+        )
+    )
+
+    assert sorted(rows) == sorted((f"k{n}",) for n in range(0, 1201, 2))
+    assert len(statements) == 3  # 500 keys at most per statement
+    conn.close()
 
 
 async def test_the_reads_of_one_loop_iteration_are_one_statement(tmp_path: Path) -> None:
