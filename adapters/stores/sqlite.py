@@ -22,12 +22,13 @@ waits for the lock; each caller still awaits its own write's outcome (docs/perfo
 from __future__ import annotations
 
 import asyncio
+import enum
 import queue
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import anyio
 
@@ -96,6 +97,12 @@ def _store_relier_ids(conn: sqlite3.Connection) -> None:
         conn.execute("ROLLBACK")
         raise
 
+
+class _NotNow(enum.Enum):
+    NOT_NOW = "not open yet, or locked"
+
+
+NOT_NOW = _NotNow.NOT_NOW  # what ``SqliteDatabase.run_now`` answers when it did nothing
 
 _MAX_BATCH = 512
 # The loop's connection never checkpoints (it would wait on the disk); the writer thread
@@ -214,32 +221,27 @@ class SqliteDatabase:
         """``work(connection)``: on the loop if the database is free, else in a thread that
         waits for the lock. ``work`` must be safe to run again after SQLITE_BUSY (each
         statement of it commits on its own, and a busy statement changed nothing)."""
-        try:
-            done = work(await self._loop_conn())
+        await self._loop_conn()
+        done = self.run_now(work)
+        if done is not NOT_NOW:
             self._used_loop_conn()
             return done
+        try:
+            return await anyio.to_thread.run_sync(self._run_waiting, work, limiter=self._waiting)
         except sqlite3.Error as exc:
-            if not _is_busy(exc):
-                raise StoreError(f"sqlite store failed: {exc}") from exc
-        return await self._run_in_thread(work)
+            raise StoreError(f"sqlite store failed: {exc}") from exc
 
-    def run_now(self, work: Callable[[sqlite3.Connection], _T]) -> _T | None:
+    def run_now(self, work: Callable[[sqlite3.Connection], _T]) -> _T | Literal[_NotNow.NOT_NOW]:
         """``work(connection)`` on the loop's connection, at once, if it is open and the
-        database is free; None when it is not (then nothing was done: ``run`` it instead)."""
+        database is free; ``NOT_NOW`` when it is not (nothing was done: ``run`` it instead)."""
         if self._conn is None:
-            return None
+            return NOT_NOW
         try:
             return work(self._conn)
         except sqlite3.Error as exc:
             if not _is_busy(exc):
                 raise StoreError(f"sqlite store failed: {exc}") from exc
-        return None
-
-    async def _run_in_thread(self, work: Callable[[sqlite3.Connection], _T]) -> _T:
-        try:
-            return await anyio.to_thread.run_sync(self._run_waiting, work, limiter=self._waiting)
-        except sqlite3.Error as exc:
-            raise StoreError(f"sqlite store failed: {exc}") from exc
+        return NOT_NOW
 
     async def write(self, work: Callable[[sqlite3.Connection], object]) -> None:
         """``work(connection)``, committed together with the other writes of this loop
@@ -499,7 +501,7 @@ class SqliteDeliveryProblemStore:
         except StoreError as exc:
             _answer_reads(asked, exc)
             return
-        if found is None:  # not open yet, or the file is locked: off the loop
+        if found is NOT_NOW:  # not open yet, or the file is locked: off the loop
             task = asyncio.ensure_future(self._read_later(asked, read))
             self._reading.add(task)  # held until done (the loop keeps only a weak one)
             task.add_done_callback(self._reading.discard)
