@@ -15,10 +15,12 @@ _ID_BYTES = 16
 
 
 class _Pool:
+    _lock: threading.Lock
+    _bytes: bytes
+    _at: int
+
     def __init__(self) -> None:
-        self._lock = threading.Lock()  # a message may be written in a worker thread
-        self._bytes = b""
-        self._at = 0
+        self.empty()
 
     def hex(self) -> str:
         with self._lock:
@@ -30,7 +32,8 @@ class _Pool:
             return self._bytes[at : at + _ID_BYTES].hex()
 
     def empty(self) -> None:
-        self._lock = threading.Lock()
+        """No bytes yet, and a lock of its own (a forked child's copy may be held)."""
+        self._lock = threading.Lock()  # a message may be written in a worker thread
         self._bytes = b""
         self._at = 0
 
