@@ -113,7 +113,11 @@ async def test_a_lock_held_elsewhere_neither_stalls_the_loop_nor_drops_a_write(
     await db.aclose()
 
 
-async def test_fetch_many_is_one_statement_for_all_addresses(tmp_path: Path) -> None:
+async def _store_with_a_complaint_for_c(
+    tmp_path: Path,
+) -> tuple[SqliteDatabase, SqliteDeliveryProblemStore, list[str]]:
+    """A store whose file holds one complaint, for c@example.com, and the statements its
+    loop connection runs from then on."""
     db = SqliteDatabase(str(tmp_path / "one.sqlite3"))
     clock = FakeClock()
     store = SqliteDeliveryProblemStore(db, KeyHasher("k"), clock, YEAR)
@@ -124,6 +128,11 @@ async def test_fetch_many_is_one_statement_for_all_addresses(tmp_path: Path) -> 
     )
     statements: list[str] = []
     db.conn.set_trace_callback(statements.append)
+    return db, store, statements
+
+
+async def test_fetch_many_is_one_statement_for_all_addresses(tmp_path: Path) -> None:
+    db, store, statements = await _store_with_a_complaint_for_c(tmp_path)
 
     histories = await store.fetch_many([f"{n}@example.com" for n in "abcde"])
 
@@ -153,16 +162,7 @@ def test_keys_past_a_statements_parameters_are_read_in_chunks() -> None:
 
 async def test_the_reads_of_one_loop_iteration_are_one_statement(tmp_path: Path) -> None:
     # Each send reads its recipients' problems; concurrent sends share one SELECT.
-    db = SqliteDatabase(str(tmp_path / "one.sqlite3"))
-    clock = FakeClock()
-    store = SqliteDeliveryProblemStore(db, KeyHasher("k"), clock, YEAR)
-    await store.record(
-        DeliveryProblem(
-            "c@example.com", ProblemType.COMPLAINT, ProblemSubtype.ABUSE, clock.now_ms(), None
-        )
-    )
-    statements: list[str] = []
-    db.conn.set_trace_callback(statements.append)
+    db, store, statements = await _store_with_a_complaint_for_c(tmp_path)
 
     histories = await asyncio.gather(
         *(store.fetch_many([f"{n}@example.com", "C@example.com"]) for n in "abdefgh")
