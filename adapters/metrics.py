@@ -8,6 +8,7 @@ imported, every process writes its values to that folder and a scrape sums them.
 
 from __future__ import annotations
 
+import inspect
 import os
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -108,30 +109,35 @@ class TimedEmailProvider(_Proxy):
 
 
 class CountedStore(_Proxy):
-    """A store (or queue) whose failing calls are counted under one label value."""
+    """A store (or queue) whose failing calls are counted under one label value.
+
+    Each public coroutine method of the adapter's class gets its counting wrapper once, as an
+    attribute of this object, so a call finds it without ``__getattr__`` (docs/performance.md);
+    the wrapper looks the adapter's method up at each call, so one replaced later (a test's
+    fake failure) is the one called. Anything else is the adapter's own, through
+    ``__getattr__`` (a coroutine method added later is counted too).
+    """
 
     def __init__(self, inner: Any, counter: Counter, label: str) -> None:
         super().__init__(inner)
         self._errors = counter.labels(label)
-        self._wrappers: dict[str, tuple[Any, Any]] = {}
+        for name in dir(type(inner)):  # looked at statically: no property is run here
+            method = inspect.getattr_static(type(inner), name)
+            if not name.startswith("_") and inspect.iscoroutinefunction(method):
+                setattr(self, name, self._counting(name))
 
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self._inner, name)
-        if not callable(attr) or name.startswith("_"):
+        if name.startswith("_") or not inspect.iscoroutinefunction(attr):
             return attr
-        built = self._wrappers.get(name)
-        if built is not None and built[0] == attr:  # the same bound method as last time
-            return built[1]
-        counted = self._counting(attr)
-        self._wrappers[name] = (attr, counted)
-        return counted
+        return self._counting(name)
 
-    def _counting(self, call: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
-        errors = self._errors
+    def _counting(self, name: str) -> Callable[..., Awaitable[Any]]:
+        inner, errors = self._inner, self._errors
 
         async def counted(*args: Any, **kwargs: Any) -> Any:
             try:
-                return await call(*args, **kwargs)
+                return await getattr(inner, name)(*args, **kwargs)
             except ServiceError:
                 errors.inc()
                 raise
