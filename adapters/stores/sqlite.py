@@ -114,6 +114,10 @@ _BUSY_ON_LOOP = "the file is locked"  # compared by identity: nothing was done
 _Write = tuple[Callable[[sqlite3.Connection], object], "asyncio.Future[None]"]
 
 
+def _written_with_the_first(conn: sqlite3.Connection) -> None:
+    """The work of a row that its statement's first row in the batch writes."""
+
+
 def _settle(futures: list[asyncio.Future[None]], error: str | None) -> None:
     for future in futures:
         if future.done():  # its caller was cancelled; the write was made all the same
@@ -164,6 +168,7 @@ class SqliteDatabase:
             tuple[list[_Write], int, asyncio.AbstractEventLoop] | None
         ] = queue.SimpleQueue()
         self._gathering: list[_Write] = []  # this loop iteration's writes: one transaction
+        self._rows: dict[str, list[tuple[object, ...]]] = {}  # its rows, by statement
         self._handed_over = 0  # batches the writer thread has not settled yet
         self._loop_uses = 0
         self._checkpointing = False  # the writer thread is copying the WAL into the file
@@ -186,6 +191,11 @@ class SqliteDatabase:
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"sqlite store {self.path} is unavailable: {exc}") from exc
         return conn
+
+    @property
+    def is_open(self) -> bool:
+        """Whether the loop's connection is open (``write`` opens it first)."""
+        return self._conn is not None
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -266,8 +276,20 @@ class SqliteDatabase:
         self._gathering.append((work, future))
         return future
 
+    def submit_row(self, statement: str, row: tuple[object, ...]) -> asyncio.Future[None]:
+        """``submit`` of one row of ``statement`` (an ``INSERT``): the rows of one statement
+        in this loop iteration run as one ``executemany`` in its transaction. Each row is
+        still a write of its own: it has its own future and counts toward a checkpoint."""
+        rows = self._rows.get(statement)
+        if rows is not None:  # written by the work of this statement's first row
+            rows.append(row)
+            return self.submit(_written_with_the_first)
+        rows = self._rows[statement] = [row]
+        return self.submit(lambda conn: conn.executemany(statement, rows))
+
     def _flush(self) -> None:
         batch, self._gathering = self._gathering, []
+        self._rows = {}  # on the loop, with the batch: later rows are the next batch's
         if not batch:
             return
         if self._checkpointed:  # this batch restarts the WAL, behind a last checkpoint
@@ -549,6 +571,9 @@ class SqliteDeliveryProblemStore:
         return await self._db.run(clear)
 
 
+_PUT = "INSERT OR REPLACE INTO message_data (key, metadata, relier, expires_at) VALUES (?, ?, ?, ?)"
+
+
 class SqliteMessageDataStore:
     _PURGE_EVERY = 256
 
@@ -569,17 +594,16 @@ class SqliteMessageDataStore:
         row = (self._hasher.message(message_id), metadata, relier, now + self._ttl_ms)
         self._puts += 1
         purge = self._puts % self._PURGE_EVERY == 0
+        if self._db.is_open and not purge:  # the rows of a loop iteration: one executemany
+            await self._db.submit_row(_PUT, row)
+            return
 
         def put(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "INSERT OR REPLACE INTO message_data (key, metadata, relier, expires_at)"
-                " VALUES (?, ?, ?, ?)",
-                row,
-            )
+            conn.execute(_PUT, row)
             if purge:
                 conn.execute("DELETE FROM message_data WHERE expires_at <= ?", (now,))
 
-        await self._db.write(put)
+        await self._db.write(put)  # opens the loop's connection first
 
     async def get(self, message_id: str) -> MessageData | None:
         key = self._hasher.message(message_id)

@@ -232,6 +232,41 @@ async def test_concurrent_metadata_writes_share_commits_and_all_land(
     await db.aclose()
 
 
+class _CountingExecutemany:
+    """The loop's connection, with the rows of each ``executemany`` counted."""
+
+    def __init__(self, conn: sqlite3.Connection, calls: list[int]) -> None:
+        self._conn = conn
+        self._calls = calls
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._conn, name)
+
+    def executemany(self, statement: str, rows: Any) -> sqlite3.Cursor:
+        rows = list(rows)
+        self._calls.append(len(rows))
+        return self._conn.executemany(statement, rows)
+
+
+async def test_the_metadata_of_one_loop_iteration_is_one_executemany(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = SqliteDatabase(str(tmp_path / "rows.sqlite3"))
+    store = SqliteMessageDataStore(db, KeyHasher("k"), FakeClock(), YEAR)
+    await store.put("m0", "meta 0")  # opens the loop's connection
+    calls: list[int] = []
+    monkeypatch.setattr(db, "_conn", _CountingExecutemany(db.conn, calls))
+
+    await asyncio.gather(*(store.put(f"m{i}", f"meta {i}") for i in range(1, 21)))
+    await store.put("m21", "meta 21")  # a later iteration: a statement of its own
+
+    assert calls == [20, 1]
+    assert [await store.get(f"m{i}") for i in range(22)] == [
+        MessageData(f"meta {i}") for i in range(22)
+    ]
+    await db.aclose()
+
+
 async def test_the_wal_starts_over_while_sends_go_on(tmp_path: Path) -> None:
     """The loop's connection never checkpoints; the writer thread's checkpoints must still
     let the WAL start from its beginning again, or it grows with every send."""
