@@ -34,31 +34,31 @@ class RateLimits:
         self._clock = clock
         self._relier = relier
         self._recipient = recipient
-        self._takes: dict[tuple[str, str], Take] = {}
+        self._required = (relier is not None) + (recipient is not None)
+        self._takes: dict[tuple[str, tuple[str, ...]], tuple[Take, ...]] = {}
 
-    def _take(self, kind: str, name: str, bucket: TokenBucket) -> Take:
-        """The Take of ``name``'s bucket. A Take is a value: those of the last few hundred
-        names are kept and given again (a send needs three or so)."""
-        take = self._takes.get((kind, name))
-        if take is None:
+    def _takes_for(self, relier_id: str, recipients: tuple[str, ...]) -> tuple[Take, ...]:
+        """What a relier's email to ``recipients`` takes. Takes are values: those of the last
+        few hundred (relier, recipients) are kept and given again."""
+        takes = self._takes.get((relier_id, recipients))
+        if takes is None:
             if len(self._takes) >= _KEPT:
                 self._takes.clear()
-            take = self._takes[(kind, name)] = Take(BucketKey(kind, name), bucket)
-        return take
+            made: list[Take] = []
+            if self._relier is not None:
+                made.append(Take(BucketKey(RELIER, relier_id), self._relier))
+            if self._recipient is not None:
+                recipient = self._recipient
+                made += [Take(BucketKey(RECIPIENT, a), recipient) for a in recipients]
+            takes = self._takes[(relier_id, recipients)] = tuple(made)
+        return takes
 
     async def take(self, relier_id: str, email: Email) -> tuple[Email, list[SkippedRecipient]]:
         """The email as it may be sent and the cc recipients left out; raises RateLimited."""
-        takes: list[Take] = []
-        required = 0
-        if self._relier is not None:
-            takes.append(self._take(RELIER, relier_id, self._relier))
-            required += 1
-        if self._recipient is not None:
-            recipient = self._recipient
-            takes += [self._take(RECIPIENT, a, recipient) for a in email.recipients]
-            required += 1
-        if not takes:
+        required = self._required
+        if not required:
             return email, []
+        takes = self._takes_for(relier_id, email.recipients)
         waits = await self._limiter.take(takes, required, self._clock.now_ms() * 1000)
         refused = [wait for wait in waits[:required] if wait > 0]
         if refused:
