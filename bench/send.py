@@ -2,7 +2,8 @@
 
 Both servers run as one uvicorn worker each (uvloop + httptools, access log off); wrk drives
 each with the same connections for the same time, alternating, and the script prints
-throughput, p50/p99 latency, each server's resident memory after the load and the ratio
+throughput, p50/p99 latency, each server's resident memory after the load, the CPU time
+each server spent per request (user and kernel, all its threads and processes) and the ratio
 service/bare. A benchmark: it prints, never asserts.
 
     python bench/send.py [--duration 10] [--connections 16] [--runs 3] [--provider mock]
@@ -105,15 +106,25 @@ def interleave(
     connections: int,
     runs: int,
     duration: int,
+    pids: dict[str, int] | None = None,
 ) -> dict[str, list[dict[str, float]]]:
     """A 2 s warm-up of each target, then ``runs`` rounds of ``duration`` s, one target after
-    the other in each round, so every target meets the same machine load."""
+    the other in each round, so every target meets the same machine load. With the targets'
+    ``pids``, each run also gives the CPU time its server spent per request (``cpu_us``,
+    of which ``sys_us`` in the kernel)."""
     for name, url in urls.items():  # warm-up, not counted
         wrk(url, scripts.get(name, default), connections, 2)
     results: dict[str, list[dict[str, float]]] = {name: [] for name in urls}
     for _ in range(runs):
         for name, url in urls.items():
-            results[name].append(wrk(url, scripts.get(name, default), connections, duration))
+            before = cpu_seconds(pids[name]) if pids else (0.0, 0.0)
+            result = wrk(url, scripts.get(name, default), connections, duration)
+            if pids:
+                after = cpu_seconds(pids[name])
+                requests = max(1.0, result["rps"] * duration)
+                result["cpu_us"] = (sum(after) - sum(before)) / requests * 1e6
+                result["sys_us"] = (after[1] - before[1]) / requests * 1e6
+            results[name].append(result)
     return results
 
 
@@ -149,6 +160,19 @@ def rss_mb(pid: int) -> float:
     for child in children.read_text().split() if children.exists() else ():
         total += rss_mb(int(child))
     return total
+
+
+def cpu_seconds(pid: int) -> tuple[float, float]:
+    """User and system CPU seconds of a process (all its threads) and its children, from
+    /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    user, system = int(fields[11]) / tick, int(fields[12]) / tick
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    for child in children.read_text().split() if children.exists() else ():
+        more = cpu_seconds(int(child))
+        user, system = user + more[0], system + more[1]
+    return user, system
 
 
 def in_process(
@@ -311,7 +335,10 @@ def main() -> None:
         for name, process in servers.items():
             wait_until_listening(ports[name], process, timeout=30)
         urls = {name: f"http://127.0.0.1:{ports[name]}/send" for name in servers}
-        results = interleave(urls, scripts, script, args.connections, args.runs, args.duration)
+        pids = {name: process.pid for name, process in servers.items()}
+        results = interleave(
+            urls, scripts, script, args.connections, args.runs, args.duration, pids
+        )
         rss = {name: rss_mb(process.pid) for name, process in servers.items()}
     finally:
         for process in servers.values():
@@ -330,12 +357,17 @@ def main() -> None:
         print(
             f"  {name:8} {m['rps']:9.0f} req/s   p50 {m['p50_ms']:6.2f} ms   "
             f"p99 {m['p99_ms']:6.2f} ms   non-2xx {m['non2xx']:.0f}   "
-            f"socket errors {m['socket_errors']:.0f}   RSS {rss[name]:5.1f} MB"
+            f"socket errors {m['socket_errors']:.0f}   RSS {rss[name]:5.1f} MB   "
+            f"CPU {m['cpu_us']:4.0f} us/request (kernel {m['sys_us']:3.0f})"
         )
     for name in figures:
         if name != "bare":
             ratio = figures[name]["rps"] / figures["bare"]["rps"]
-            print(f"  ratio {name}/bare throughput: {ratio:.2f}x")
+            cpu = figures["bare"]["cpu_us"] / figures[name]["cpu_us"]
+            print(
+                f"  ratio {name}/bare throughput: {ratio:.2f}x "
+                f"(bare/{name} CPU per request: {cpu:.2f}x)"
+            )
     if args.auth:
         cost = figures["auth"]["rps"] / figures["noauth"]["rps"]
         print(
