@@ -226,6 +226,32 @@ async def test_concurrent_requests_share_round_trips(monkeypatch: pytest.MonkeyP
         await conn.aclose()
 
 
+async def test_round_trips_one_after_the_other_take_one_connection_from_the_pool(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    conn = await fresh_redis()
+    try:
+        messages = RedisMessageDataStore(conn, HASHER, FakeClock(), 3600)
+        pool = conn.client.connection_pool
+        taken: list[object] = []
+        real: Any = pool.get_connection
+
+        async def counting(*args: object, **kwargs: object) -> object:
+            taken.append(args)
+            return await real(*args, **kwargs)
+
+        monkeypatch.setattr(pool, "get_connection", counting)
+        for n in range(10):
+            await messages.put(f"m{n}", f"meta {n}")
+
+        assert len(taken) == 1  # kept between round trips, not taken and checked each time
+        assert [await messages.get(f"m{n}") for n in range(10)] == [
+            MessageData(f"meta {n}") for n in range(10)
+        ]
+    finally:
+        await conn.aclose()
+
+
 async def test_a_failing_command_fails_only_its_caller() -> None:
     clock = FakeClock()
     conn = await fresh_redis()
