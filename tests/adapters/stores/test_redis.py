@@ -167,6 +167,20 @@ async def test_an_address_keeps_only_its_newest_records() -> None:
         await conn.aclose()
 
 
+def connections_taken(conn: RedisConnection, monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """Every connection taken from ``conn``'s pool from now on (the arguments of each)."""
+    pool = conn.client.connection_pool
+    taken: list[object] = []
+    real: Any = pool.get_connection
+
+    async def counting(*args: object, **kwargs: object) -> object:
+        taken.append(args)
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(pool, "get_connection", counting)
+    return taken
+
+
 async def test_fetch_many_is_one_pipeline_for_all_addresses(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -175,15 +189,7 @@ async def test_fetch_many_is_one_pipeline_for_all_addresses(
     try:
         problems = RedisDeliveryProblemStore(conn, HASHER, clock, YEAR)
         await problems.record(bounce("c@example.com", clock))
-        pool = conn.client.connection_pool
-        taken: list[object] = []
-        real: Any = pool.get_connection
-
-        async def counting(*args: object, **kwargs: object) -> object:
-            taken.append(args)
-            return await real(*args, **kwargs)
-
-        monkeypatch.setattr(pool, "get_connection", counting)
+        taken = connections_taken(conn, monkeypatch)
 
         histories = await problems.fetch_many([f"{n}@example.com" for n in "abcde"])
 
@@ -200,15 +206,7 @@ async def test_concurrent_requests_share_round_trips(monkeypatch: pytest.MonkeyP
         problems = RedisDeliveryProblemStore(conn, HASHER, clock, YEAR)
         messages = RedisMessageDataStore(conn, HASHER, clock, 3600)
         await problems.record(bounce("c3@example.com", clock))
-        pool = conn.client.connection_pool
-        taken: list[object] = []
-        real: Any = pool.get_connection
-
-        async def counting(*args: object, **kwargs: object) -> object:
-            taken.append(args)
-            return await real(*args, **kwargs)
-
-        monkeypatch.setattr(pool, "get_connection", counting)
+        taken = connections_taken(conn, monkeypatch)
 
         async def one_request(n: int) -> int:
             histories = await problems.fetch_many([f"to{n}@example.com", f"c{n}@example.com"])
@@ -232,15 +230,7 @@ async def test_round_trips_one_after_the_other_take_one_connection_from_the_pool
     conn = await fresh_redis()
     try:
         messages = RedisMessageDataStore(conn, HASHER, FakeClock(), 3600)
-        pool = conn.client.connection_pool
-        taken: list[object] = []
-        real: Any = pool.get_connection
-
-        async def counting(*args: object, **kwargs: object) -> object:
-            taken.append(args)
-            return await real(*args, **kwargs)
-
-        monkeypatch.setattr(pool, "get_connection", counting)
+        taken = connections_taken(conn, monkeypatch)
         for n in range(10):
             await messages.put(f"m{n}", f"meta {n}")
 
