@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import sqlite3
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 import pytest
@@ -79,6 +80,32 @@ async def test_two_processes_both_read_every_record(tmp_path: Path) -> None:
     assert got == [expected, expected]
 
 
+_T = TypeVar("_T")
+
+
+async def waits_off_the_loop(work: Awaitable[_T], release: Callable[[], object], what: str) -> _T:
+    """``work``'s answer. While another connection holds the lock, ``work`` must wait
+    without holding the loop (the loop runs over 100 times and ``work`` is not done); then
+    ``release`` lets the lock go."""
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await anyio.sleep(0)
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(tick)
+        waiting = asyncio.ensure_future(work)
+        await eventually(lambda: ticks > 100, 5, what)
+        assert not waiting.done()  # waiting for the lock, off the loop
+        release()
+        answer = await waiting
+        group.cancel_scope.cancel()
+    return answer
+
+
 async def test_a_lock_held_elsewhere_neither_stalls_the_loop_nor_drops_a_write(
     tmp_path: Path,
 ) -> None:
@@ -91,22 +118,11 @@ async def test_a_lock_held_elsewhere_neither_stalls_the_loop_nor_drops_a_write(
     holder = sqlite3.connect(path, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")
 
-    ticks = 0
-
-    async def tick() -> None:
-        nonlocal ticks
-        while True:
-            ticks += 1
-            await anyio.sleep(0)
-
-    async with anyio.create_task_group() as group:
-        group.start_soon(tick)
-        put = asyncio.ensure_future(store.put("m1", "kept"))
-        await eventually(lambda: ticks > 100, 5, "the loop to run while the lock is held")
-        assert not put.done()  # waiting for the lock, off the loop
-        holder.execute("COMMIT")
-        await put
-        group.cancel_scope.cancel()
+    await waits_off_the_loop(
+        store.put("m1", "kept"),
+        lambda: holder.execute("COMMIT"),
+        "the loop to run while the lock is held",
+    )
 
     assert await store.get("m1") == MessageData("kept")
     holder.close()
@@ -189,23 +205,14 @@ async def test_a_read_finding_the_file_locked_waits_off_the_loop(tmp_path: Path)
     holder.execute("BEGIN EXCLUSIVE")
     db = SqliteDatabase(path, busy_timeout_ms=5000)
     store = SqliteDeliveryProblemStore(db, KeyHasher("k"), clock, YEAR)
-    ticks = 0
 
-    async def tick() -> None:
-        nonlocal ticks
-        while True:
-            ticks += 1
-            await anyio.sleep(0)
-
-    async with anyio.create_task_group() as group:
-        group.start_soon(tick)
-        read = asyncio.ensure_future(store.fetch_many(["a@example.com", "b@example.com"]))
-        await eventually(lambda: ticks > 100, 5, "the loop to run while the file is locked")
-        assert not read.done()  # waiting for the lock, off the loop
+    def release() -> None:
         holder.execute("COMMIT")
         holder.close()  # the exclusive lock is held until the connection closes
-        assert await read == [[problem], []]
-        group.cancel_scope.cancel()
+
+    read = store.fetch_many(["a@example.com", "b@example.com"])
+    found = await waits_off_the_loop(read, release, "the loop to run while the file is locked")
+    assert found == [[problem], []]
     await db.aclose()
 
 
